@@ -1,0 +1,197 @@
+"""Redaction: remove secret values and credential headers from what the runner shows or stores."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
+
+__all__ = [
+    "MIN_SECRET_LENGTH",
+    "REDACTED",
+    "SENSITIVE_HEADERS",
+    "SENSITIVE_PARAMS",
+    "RedactingFilter",
+    "Redactor",
+]
+
+REDACTED = "***"
+
+# A shorter value would turn ordinary text into asterisks (a secret "a" would redact every "a"),
+# so values below this length are not recorded; a real credential is never that short.
+MIN_SECRET_LENGTH = 3
+
+# Header values that are credentials whatever their content (spec: "Secrets").
+SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+# Query parameters that carry credentials by convention; redacted even when no secret is known,
+# because OAuth2 access tokens and API keys often arrive in URLs the runner did not build.
+SENSITIVE_PARAMS = frozenset(
+    {"access_token", "refresh_token", "id_token", "client_secret", "api_key", "apikey",
+     "password", "token"}
+)
+
+HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
+
+
+def _encoded_forms(value: str) -> set[str]:
+    """The ways a value commonly appears in text: raw, URL-encoded, and escaped inside JSON."""
+    return {
+        value,
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+    }
+
+
+def _pairs(headers: HeaderInput) -> Iterable[tuple[str, str]]:
+    """Header pairs from a dict, a multidict (repeated keys kept) or an iterable of pairs."""
+    items = getattr(headers, "items", None)
+    return items() if callable(items) else headers  # type: ignore[return-value]
+
+
+class Redactor:
+    """The set of secret values seen so far, and the functions that hide them.
+
+    Every occurrence of every recorded value is replaced by `***`; overlapping or adjacent
+    occurrences collapse into one `***`, so no part of a secret survives between two matches.
+    Safe to share between threads and tasks: `add` replaces an immutable tuple.
+    """
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._values: tuple[str, ...] = ()
+        for value in values:
+            self.add(value)
+
+    def add(self, value: str) -> None:
+        """Record a secret value (and its URL- and JSON-encoded forms); short values are ignored."""
+        if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
+            return
+        forms = {f for f in _encoded_forms(value) if len(f) >= MIN_SECRET_LENGTH}
+        with self._lock:
+            merged = set(self._values) | forms
+            if len(merged) != len(self._values):
+                self._values = tuple(merged)
+
+    def add_basic_auth(self, username: str, password: str) -> None:
+        """Record a password and the base64 `user:password` token of a Basic Authorization."""
+        self.add(password)
+        if password:
+            self.add(base64.b64encode(f"{username}:{password}".encode()).decode("ascii"))
+
+    def redact_text(self, text: str) -> str:
+        """The text with every recorded value replaced by `***`."""
+        spans: list[tuple[int, int]] = []
+        for value in self._values:
+            start = text.find(value)
+            while start != -1:
+                spans.append((start, start + len(value)))
+                start = text.find(value, start + len(value))
+        if not spans:
+            return text
+        spans.sort()
+        out: list[str] = []
+        pos = 0
+        end = -1
+        for start, stop in spans:
+            if start > end:  # a new run of secret characters begins
+                out.append(text[pos:start])
+                out.append(REDACTED)
+            end = max(end, stop)
+            pos = end
+        out.append(text[pos:])
+        return "".join(out)
+
+    def redact_header_pairs(self, headers: HeaderInput) -> list[tuple[str, str]]:
+        """Header pairs in order, repeated names kept; credential headers become `***`."""
+        return [
+            (name, REDACTED if name.lower() in SENSITIVE_HEADERS else self.redact_text(value))
+            for name, value in _pairs(headers)
+        ]
+
+    def redact_headers(self, headers: HeaderInput) -> dict[str, str]:
+        """A plain dict of redacted headers; repeated names (any case) are joined with `, `."""
+        merged: dict[str, str] = {}
+        spelling: dict[str, str] = {}
+        for name, value in self.redact_header_pairs(headers):
+            key = spelling.setdefault(name.lower(), name)
+            merged[key] = f"{merged[key]}, {value}" if key in merged else value
+        return merged
+
+    def redact_data(self, obj: Any) -> Any:
+        """A copy of nested dicts / lists / tuples, secrets removed from keys and text values."""
+        if isinstance(obj, str):
+            return self.redact_text(obj)
+        if isinstance(obj, Mapping):
+            return {self.redact_data(k): self.redact_data(v) for k, v in obj.items()}
+        if isinstance(obj, list):
+            return [self.redact_data(v) for v in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.redact_data(v) for v in obj)
+        if isinstance(obj, (bytes, bytearray)):
+            # surrogateescape round-trips bytes that are not UTF-8 unchanged.
+            text = bytes(obj).decode("utf-8", "surrogateescape")
+            return self.redact_text(text).encode("utf-8", "surrogateescape")
+        return obj
+
+    def redact_url(self, url: str) -> str:
+        """The URL without its userinfo password, credential query parameters or secret values."""
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            userinfo, host = netloc.rsplit("@", 1)
+            user, has_password, _ = userinfo.partition(":")
+            netloc = f"{user}:{REDACTED}@{host}" if has_password else f"{userinfo}@{host}"
+        query = "&".join(self._redact_param(p) for p in parts.query.split("&"))
+        rebuilt = urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+        return self.redact_text(rebuilt)
+
+    def _redact_param(self, param: str) -> str:
+        """One `name=value` of a query string, value hidden if its name or content is secret."""
+        name, has_value, raw = param.partition("=")
+        if not has_value:
+            return param
+        if unquote_plus(name).lower() in SENSITIVE_PARAMS and raw:
+            return f"{name}={REDACTED}"
+        # Decode first: the value may be encoded differently from the forms `add` recorded.
+        decoded = unquote_plus(raw)
+        redacted = self.redact_text(decoded)
+        return param if redacted == decoded else f"{name}={quote_plus(redacted, safe='*')}"
+
+
+class RedactingFilter(logging.Filter):
+    """Hides secrets in log records; attach it to handlers (logger filters do not propagate)."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self.redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not break the caller; log it raw instead
+            message = f"{record.msg} {record.args!r}"
+        record.msg = self.redactor.redact_text(message)
+        record.args = None
+        if record.exc_info and not record.exc_text:
+            # Formatter.format reuses exc_text, so the traceback is redacted once, here.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redactor.redact_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self.redactor.redact_text(record.stack_info)
+        for key, value in list(vars(record).items()):
+            if key not in _STANDARD_ATTRS:  # structured `extra=` fields
+                setattr(record, key, self.redactor.redact_data(value))
+        return True
+
+
+_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "taskName",
+}
