@@ -1,0 +1,67 @@
+"""The `runner` command line: argument parsing and dispatch; each command's module loads lazily.
+
+Exit codes: 0 success, 1 the input is wrong (invalid documents, a failed job or test request),
+2 usage or environment (bad arguments, a missing path, an unreachable store).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+
+_PATHS_HELP = "files or folders of YAML documents (default: connections/ and recipes/ here)"
+_STORE_HELP = "job store URL (default: $RUNNER_STORE, else sqlite:///runner.db)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Exits with 2 on usage errors, as argparse does, but prints one clear line."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"runner: error: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="runner", description="Declarative integration runner.")
+    parser.add_argument("--version", action="version", version=_version())
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    commands.required = True
+
+    validate = commands.add_parser("validate", help="check documents and report every problem")
+    validate.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    validate.add_argument("--format", choices=("text", "json", "github"), default="text")
+    validate.add_argument("--strict", action="store_true", help="also fail on secrets not provided")
+    validate.set_defaults(module="validate")
+
+    schema = commands.add_parser("schema", help="print the JSON Schema of both document kinds")
+    schema.add_argument("--write", metavar="DIR", help="write schemas/*.json into DIR instead")
+    schema.set_defaults(module="schema")
+    return parser
+
+
+def _version() -> str:
+    from runner import __version__
+
+    return f"runner {__version__}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs one command and returns its exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    module = importlib.import_module(f"runner.commands.{args.module}")
+    try:
+        return int(module.run(args))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+

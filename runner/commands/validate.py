@@ -1,0 +1,68 @@
+"""`runner validate`: every problem in one pass, as text, JSON or GitHub annotations."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from runner.errors import Diagnostic
+from runner.recipe.lint import lint
+from runner.recipe.loader import LoadResult, PathNotFound, load_paths
+
+
+def check(paths: list[str] | None, strict: bool = False) -> tuple[LoadResult, list[Diagnostic]]:
+    """Loads and lints `paths`; returns the documents and every diagnostic, sorted."""
+    result = load_paths(paths)
+    provided = None
+    if strict:
+        from runner.secrets import SecretSource
+
+        provided = SecretSource().is_provided
+    diagnostics = result.diagnostics + lint(result, provided)
+    return result, sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        result, diagnostics = check(args.paths, args.strict)
+    except PathNotFound as exc:
+        sys.stderr.write(f"runner: error: {exc}\n")
+        return 2
+    sys.stdout.write(render(diagnostics, args.format, result))
+    return 1 if any(d.severity == "error" for d in diagnostics) else 0
+
+
+def render(diagnostics: list[Diagnostic], fmt: str, result: LoadResult) -> str:
+    """The report in one of the three formats."""
+    if fmt == "json":
+        return json.dumps([_as_json(d) for d in diagnostics], indent=2) + "\n"
+    if fmt == "github":
+        return "".join(_as_github(d) + "\n" for d in diagnostics)
+    lines = [_as_text(d) for d in diagnostics]
+    errors = sum(d.severity == "error" for d in diagnostics)
+    warnings = len(diagnostics) - errors
+    files = len(result.files)
+    if diagnostics:
+        lines.append(f"{errors} error(s), {warnings} warning(s) in {files} file(s)")
+    else:
+        lines.append(f"ok: {len(result.documents)} document(s) in {files} file(s)")
+    return "\n".join(lines) + "\n"
+
+
+def _as_text(d: Diagnostic) -> str:
+    prefix = "warning: " if d.severity == "warning" else ""
+    return f"{d.location}: {prefix}{d.message}"
+
+
+def _as_json(d: Diagnostic) -> dict[str, object]:
+    loc = d.location
+    return {"file": loc.file, "line": loc.line, "column": loc.column, "message": d.message,
+            "code": d.code, "severity": d.severity}
+
+
+def _as_github(d: Diagnostic) -> str:
+    loc = d.location
+    message = d.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    file = loc.file.replace("%", "%25").replace(",", "%2C").replace(":", "%3A")
+    return f"::{d.severity} file={file},line={loc.line},col={loc.column}::{message}"

@@ -1,0 +1,100 @@
+"""Running one job: the template context, the steps in order, checkpoints, and the outcome.
+
+A job that already holds finished steps (it was interrupted) resumes at its first unfinished
+step: finished steps are never sent again, and their stored outputs feed the templates after them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from runner.engine.messages import Headers
+from runner.engine.records import JobRecord, StepRecord
+from runner.engine.runtime import Runtime
+from runner.engine.steps import StepRunner
+from runner.errors import RunnerError
+from runner.recipe.compile import Recipe
+from runner.templating import render_tree
+
+Checkpoint = Callable[[JobRecord, StepRecord], Awaitable[None]]
+
+
+def new_job_id() -> str:
+    """A job id: unique, URL-safe, and usable in an Idempotency-Key."""
+    return uuid.uuid4().hex
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def new_job(recipe: str, event: dict[str, Any], replay_of: str | None = None) -> JobRecord:
+    return JobRecord(new_job_id(), recipe, "queued", event, now_iso(), replay_of=replay_of)
+
+
+def step_view(output: Any) -> Any:
+    """A stored step output as templates see it (headers become case-insensitive again)."""
+    if isinstance(output, list):
+        return [step_view(item) for item in output]
+    if isinstance(output, dict) and isinstance(output.get("headers"), dict):
+        return {**output, "headers": Headers(output["headers"])}
+    return output
+
+
+def storable(output: Any) -> Any:
+    """A step output as JSON can hold it."""
+    if isinstance(output, list):
+        return [storable(item) for item in output]
+    if isinstance(output, dict):
+        return {k: (v.to_dict() if isinstance(v, Headers) else v) for k, v in output.items()}
+    return output
+
+
+def job_context(runtime: Runtime, recipe: Recipe, job: JobRecord) -> dict[str, Any]:
+    """The names a recipe's step templates see (steps are added as they finish)."""
+    context = runtime.context_base()
+    context["recipe"] = {"name": recipe.name, "description": recipe.spec.description}
+    context["vars"] = render_tree(recipe.vars, context)
+    context["trigger"] = job.event
+    context["job"] = {"id": job.id, "started_at": job.started_at, "created_at": job.created_at}
+    context["steps"] = {s.id: step_view(s.output) for s in job.steps}
+    return context
+
+
+async def run_job(
+    runtime: Runtime,
+    recipe: Recipe,
+    job: JobRecord,
+    checkpoint: Checkpoint | None = None,
+    dry_run: bool = False,
+) -> JobRecord:
+    """Runs the job's remaining steps; the record it returns is the job's final state."""
+    job.status, job.started_at = "running", job.started_at or now_iso()
+    try:
+        context = job_context(runtime, recipe, job)
+    except RunnerError as exc:
+        return _finish(job, "failed", runtime.redactor.redact_text(f"recipe {recipe.name}: {exc}"))
+    done = {s.id for s in job.steps}
+    runner = StepRunner(runtime, job.id, dry_run)
+    for step in recipe.steps:
+        if step.id in done:
+            continue
+        record = await runner.run(step, context)
+        record.output = storable(record.output)
+        job.steps.append(record)
+        context["steps"][step.id] = step_view(record.output)
+        if checkpoint is not None:
+            await checkpoint(job, record)
+        if record.status == "failed" and step.on_error == "fail":
+            return _finish(job, "failed", record.error)
+    return _finish(job, "succeeded", None)
+
+
+def _finish(job: JobRecord, status: str, error: str | None) -> JobRecord:
+    job.status = status  # type: ignore[assignment]
+    job.error = error
+    job.finished_at = now_iso()
+    return job

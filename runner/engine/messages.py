@@ -1,0 +1,136 @@
+"""Turning rendered values into an HTTP request, and an HTTP response into what templates see."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from multidict import CIMultiDict
+from yarl import URL
+
+from runner.errors import StepError
+
+
+class Headers(Mapping[str, str]):
+    """Response headers as templates see them: a mapping whose keys ignore case."""
+
+    __slots__ = ("_items",)
+
+    def __init__(self, pairs: Mapping[str, str] | list[tuple[str, str]] | None = None) -> None:
+        items = pairs.items() if isinstance(pairs, Mapping) else (pairs or [])
+        self._items: dict[str, tuple[str, str]] = {}
+        for name, value in items:
+            key = name.lower()
+            if key in self._items:  # repeated headers join as HTTP allows
+                value = f"{self._items[key][1]}, {value}"
+                name = self._items[key][0]
+            self._items[key] = (name, value)
+
+    def __getitem__(self, name: str) -> str:
+        return self._items[name.lower()][1]
+
+    def __iter__(self) -> Iterator[str]:
+        return (name for name, _ in self._items.values())
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._items
+
+    def to_dict(self) -> dict[str, str]:
+        return dict(self._items.values())
+
+
+def join_url(base_url: str | None, url: str, where: str) -> URL:
+    """An absolute URL: `url` itself, or appended to the connection's base_url.
+
+    `base_url: https://api.example.com/v3` with `url: /venues/` is `.../v3/venues/`: appended,
+    as users of Workato and n8n expect, not resolved as a browser would (which drops `/v3`).
+    """
+    text = url.strip()
+    if text.startswith(("http://", "https://")):
+        return URL(text, encoded=False)
+    if not base_url:
+        raise StepError(f"{where}: url '{text}' is relative and there is no base_url to join it to")
+    return URL(base_url.rstrip("/") + "/" + text.lstrip("/"))
+
+
+def query_pairs(*groups: Mapping[str, Any] | None) -> list[tuple[str, str]]:
+    """Query parameters in order; None is left out, lists repeat the key, booleans are true/false."""
+    pairs: list[tuple[str, str]] = []
+    for group in groups:
+        for name, value in (group or {}).items():
+            values = value if isinstance(value, list) else [value]
+            pairs.extend((str(name), scalar_text(v)) for v in values if v is not None)
+    return pairs
+
+
+def scalar_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return str(value)
+
+
+def header_values(*groups: Mapping[str, Any] | None) -> CIMultiDict[str]:
+    """Headers, later groups overriding earlier ones (case-insensitively); None removes one."""
+    headers: CIMultiDict[str] = CIMultiDict()
+    for group in groups:
+        for name, value in (group or {}).items():
+            headers.popall(str(name), None)
+            if value is not None:
+                headers[str(name)] = scalar_text(value)
+    return headers
+
+
+def encode_body(kind: str, value: Any, headers: CIMultiDict[str]) -> bytes | None:
+    """The body bytes for `json`, `form` or raw `body`, setting Content-Type unless given."""
+    if kind == "none":
+        return None
+    if kind == "json":
+        headers.setdefault("Content-Type", "application/json")
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    if kind == "form":
+        headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        return urlencode(query_pairs(value if isinstance(value, Mapping) else {})).encode()
+    headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text.encode()
+
+
+class BodyError(ValueError):
+    """A response said it was JSON and was not."""
+
+
+def parse_body(content_type: str, body: bytes) -> Any:
+    """A response body as templates see it: parsed JSON, a form as a mapping, else text."""
+    mime = content_type.split(";")[0].strip().lower()
+    text = body.decode(_charset(content_type), errors="replace")
+    if mime == "application/json" or mime.endswith("+json"):
+        if not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BodyError(f"the response says {mime} but its body is not valid JSON ({exc.msg} "
+                            f"at line {exc.lineno} column {exc.colno})") from None
+    if mime == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return text
+
+
+def _charset(content_type: str) -> str:
+    for part in content_type.split(";")[1:]:
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            candidate = value.strip().strip('"')
+            try:
+                "".encode(candidate)
+                return candidate
+            except LookupError:
+                break
+    return "utf-8"

@@ -1,0 +1,147 @@
+"""The process-wide objects a job runs with: compiled documents, one client per connection,
+the secrets source and the redactor. Built once; shared by every job of the process.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.errors import AuthError, RunnerError
+from runner.http.auth import Auth, build_static_auth
+from runner.http.client import ClientSettings, ConnectionClient
+from runner.http.egress import EgressPolicy
+from runner.http.ratelimit import RateLimiter
+from runner.http.retry import RetryPolicy
+from runner.recipe.compile import Connection, Project
+from runner.redact import Redactor
+from runner.secrets import SecretSource
+from runner.templating import render_tree
+
+DEFAULT_BODY_LIMIT = 64 * 1024
+
+
+@dataclass
+class ConnectionRuntime:
+    """A connection with its connection-level templates rendered, and its client."""
+
+    compiled: Connection
+    base_url: str | None
+    headers: dict[str, Any]
+    params: dict[str, Any]
+    client: ConnectionClient
+
+
+@dataclass
+class Runtime:
+    project: Project
+    secrets: SecretSource
+    redactor: Redactor
+    connections: dict[str, ConnectionRuntime] = field(default_factory=dict)
+    bare: ConnectionClient | None = None
+    body_limit: int = DEFAULT_BODY_LIMIT
+
+    def connection(self, name: str | None) -> tuple[ConnectionRuntime | None, ConnectionClient]:
+        """The connection a request names (None: a bare URL through the default client)."""
+        if name is None:
+            assert self.bare is not None
+            return None, self.bare
+        conn = self.connections[name]
+        return conn, conn.client
+
+    def context_base(self) -> dict[str, Any]:
+        """Names every template of the process may use."""
+        return {"secrets": self.secrets.view(self.redactor)}
+
+    async def close(self) -> None:
+        for conn in self.connections.values():
+            await conn.client.close()
+        if self.bare is not None:
+            await self.bare.close()
+
+
+def build_runtime(
+    project: Project,
+    secrets: SecretSource | None = None,
+    redactor: Redactor | None = None,
+    auth_factory: Any = None,
+    resolver: Any = None,
+) -> Runtime:
+    """Renders connection templates (they may use secrets) and builds one client per connection.
+
+    `auth_factory(connection, fields, runtime)` builds OAuth2 strategies; `resolver` replaces the
+    system DNS (tests use it to simulate DNS answers).
+    """
+    secrets = secrets or SecretSource()
+    redactor = redactor or Redactor()
+    limit = int(os.environ.get("RUNNER_BODY_LIMIT", DEFAULT_BODY_LIMIT))
+    runtime = Runtime(project, secrets, redactor, body_limit=limit)
+    runtime.bare = ConnectionClient(ClientSettings(name="(bare URL)", resolver=resolver))
+    for name, conn in project.connections.items():
+        runtime.connections[name] = _connection_runtime(conn, runtime, auth_factory, resolver)
+    return runtime
+
+
+def _connection_runtime(
+    conn: Connection, runtime: Runtime, auth_factory: Any, resolver: Any
+) -> ConnectionRuntime:
+    context = runtime.context_base()
+    where = f"connection {conn.name}"
+    try:
+        base_url = render_tree(conn.base_url, context) if conn.base_url else None
+        headers = render_tree(conn.headers, context)
+        params = render_tree(conn.params, context)
+        fields = render_tree(conn.auth, context)
+    except RunnerError as exc:
+        raise RunnerError(f"{where}: {exc}") from exc
+    spec = conn.spec
+    settings = ClientSettings(
+        name=conn.name,
+        policy=EgressPolicy(
+            private_network=spec.private_network,
+            allow_hosts=None if spec.allow_hosts is None else frozenset(spec.allow_hosts),
+        ),
+        ssl_context=_ssl_context(conn),
+        proxy=spec.proxy,
+        timeout=spec.timeout,
+        retry=conn.retry or RetryPolicy(),
+        rate_limiter=(
+            None if spec.rate_limit is None
+            else RateLimiter(spec.rate_limit.requests, spec.rate_limit.per)
+        ),
+        auth=_auth(conn, fields, runtime, auth_factory),
+        resolver=resolver,
+    )
+    return ConnectionRuntime(
+        conn, None if base_url is None else str(base_url), headers, params,
+        ConnectionClient(settings),
+    )
+
+
+def _auth(conn: Connection, fields: dict[str, Any], runtime: Runtime, auth_factory: Any) -> Auth:
+    if str(fields["type"]).startswith("oauth2"):
+        if auth_factory is None:
+            raise AuthError(
+                f"connection {conn.name}: OAuth2 ({fields['type']}) needs the token service, "
+                "which this command does not start"
+            )
+        return auth_factory(conn, fields, runtime)  # type: ignore[no-any-return]
+    return build_static_auth(fields, runtime.redactor)
+
+
+def _ssl_context(conn: Connection) -> ssl.SSLContext | bool:
+    tls = conn.spec.tls
+    if not tls.verify and not tls.client_cert:
+        return False
+    try:
+        context = ssl.create_default_context(cafile=conn.file_path(tls.ca_bundle))
+        if not tls.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if tls.client_cert:
+            context.load_cert_chain(conn.file_path(tls.client_cert), conn.file_path(tls.client_key))
+    except (OSError, ssl.SSLError) as exc:
+        raise RunnerError(f"connection {conn.name}: cannot load TLS files: {exc}") from exc
+    return context

@@ -1,0 +1,135 @@
+"""Reusable field types of the recipe language: names, durations, sizes, methods, status lists.
+
+Each type validates with a message a recipe author understands and carries its own JSON Schema,
+so the generated schema and the validator can never disagree.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
+
+from runner.durations import parse_duration, parse_size
+
+_NAME = re.compile(r"^[a-z0-9_-]+$")
+_STEP_ID = re.compile(r"^[a-z_][a-z0-9_]*$")
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_WEBHOOK_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> Any:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"'{value}' is not a valid {what}")
+        return value
+
+    return check
+
+
+Name = Annotated[
+    str,
+    AfterValidator(_matching(_NAME, "name: use lower-case letters, digits, '-' and '_'")),
+    WithJsonSchema({"type": "string", "pattern": _NAME.pattern}),
+]
+StepId = Annotated[
+    str,
+    AfterValidator(_matching(_STEP_ID, "step id: start with a-z or '_', then a-z, 0-9, '_'")),
+    WithJsonSchema({"type": "string", "pattern": _STEP_ID.pattern}),
+]
+Identifier = Annotated[
+    str,
+    AfterValidator(_matching(_IDENT, "name: use letters, digits and '_', not starting with a digit")),
+    WithJsonSchema({"type": "string", "pattern": _IDENT.pattern}),
+]
+WebhookPath = Annotated[
+    str,
+    BeforeValidator(lambda v: v.strip("/") if isinstance(v, str) else v),
+    AfterValidator(
+        _matching(_WEBHOOK_PATH, "webhook path: segments of letters, digits, - _ . separated by /")
+    ),
+    WithJsonSchema({"type": "string", "pattern": r"^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/?$"}),
+]
+
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*(ms|s|m|h|d)?\s*$"},
+        {"type": "number", "minimum": 0},
+    ],
+    "description": "A duration: 30s, 5m, 1h, 250ms, 1d, or a number of seconds.",
+}
+_SIZE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*([KMG]i?B|B)?\s*$"},
+        {"type": "integer", "minimum": 0},
+    ],
+    "description": "A size: 512KiB, 1MiB, or a number of bytes.",
+}
+
+#: Seconds. In YAML: `30s`, `5m`, `1h`, `250ms`, `1d`, or a bare number of seconds.
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
+#: Bytes. In YAML: `512KiB`, `1MiB`, or a bare number of bytes.
+Size = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(_SIZE_SCHEMA)]
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+METHODS: tuple[str, ...] = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+RETRY_CONDITIONS = ("timeout", "connection", "4xx", "5xx")
+
+
+def _retry_condition(value: Any) -> str:
+    """`429`, `"503"`, `5xx`, `4xx`, `timeout` or `connection`, kept as a string."""
+    if isinstance(value, bool):
+        raise ValueError(f"'{value}' is not a retry condition")
+    text = str(value).strip().lower()
+    if text in RETRY_CONDITIONS:
+        return text
+    if text.isdigit() and 100 <= int(text) <= 599:
+        return text
+    raise ValueError(
+        f"'{value}' is not a retry condition; expected an HTTP status (429), a class (5xx, 4xx), "
+        "timeout or connection"
+    )
+
+
+RetryCondition = Annotated[
+    str,
+    BeforeValidator(_retry_condition),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 100, "maximum": 599},
+                {"type": "string", "pattern": r"^([1-5][0-9][0-9]|[45]xx|timeout|connection)$"},
+            ]
+        }
+    ),
+]
+
+
+def _status(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ValueError(f"{value!r} is not an HTTP status code (100-599)")
+    return value
+
+
+Status = Annotated[
+    int,
+    BeforeValidator(_status),
+    WithJsonSchema({"type": "integer", "minimum": 100, "maximum": 599}),
+]
+
+
+def _string_list(value: Any) -> Any:
+    """Scopes may be written as a list or as one space-separated string."""
+    return value.split() if isinstance(value, str) else value
+
+
+Scopes = Annotated[
+    list[str],
+    BeforeValidator(_string_list),
+    WithJsonSchema(
+        {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
+    ),
+]

@@ -1,0 +1,213 @@
+"""Semantic checks beyond the models: names, references between documents, cron, templates."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from runner.errors import Diagnostic, TemplateError
+from runner.recipe.loader import Loaded, LoadResult
+from runner.recipe.models import ConnectionSpec, RecipeSpec
+from runner.recipe.walk import Site, connection_sites, is_template, recipe_sites
+from runner.templating import BUILTIN_NAMES, compile_template, references
+
+
+def lint(result: LoadResult, secret_provided: Callable[[str], bool] | None = None) -> list[Diagnostic]:
+    """Every semantic problem of the loaded documents; `secret_provided` enables the strict check."""
+    problems: list[Diagnostic] = []
+    problems += _duplicate_names(result.documents)
+    connections = {d.spec.name: d for d in result.connections}
+    paths: dict[str, Loaded] = {}
+    for loaded in result.documents:
+        if isinstance(loaded.spec, RecipeSpec):
+            problems += _recipe(loaded, loaded.spec, connections, paths)
+            sites: Iterable[Site] = recipe_sites(loaded.spec, loaded.source.data)
+        else:
+            sites = connection_sites(loaded.spec, loaded.source.data)
+        for site in sites:
+            problems += _template(loaded, site, secret_provided)
+    return problems
+
+
+def _suggest(name: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _duplicate_names(documents: list[Loaded]) -> list[Diagnostic]:
+    seen: dict[tuple[str, str], Loaded] = {}
+    problems = []
+    for loaded in documents:
+        key = (loaded.spec.kind, loaded.spec.name)
+        if key in seen:
+            first = seen[key].source.locate(("name",))
+            problems.append(Diagnostic(
+                "duplicate-name",
+                f"duplicate {key[0]} name '{key[1]}' (first defined at {first})",
+                loaded.source.locate(("name",)),
+            ))
+        else:
+            seen[key] = loaded
+    return problems
+
+
+def _recipe(
+    loaded: Loaded, spec: RecipeSpec, connections: dict[str, Loaded], paths: dict[str, Loaded]
+) -> list[Diagnostic]:
+    src = loaded.source
+    problems = []
+    ids: dict[str, int] = {}
+    for index, step in enumerate(spec.steps):
+        if step.id in ids:
+            problems.append(Diagnostic(
+                "duplicate-step",
+                f"duplicate step id '{step.id}' (first used by steps[{ids[step.id]}])",
+                src.locate(("steps", index, "id")),
+            ))
+        ids.setdefault(step.id, index)
+        problems += _connection_ref(
+            src, ("steps", index, "request"), step.request.connection, step.request.url, connections
+        )
+    if spec.trigger.poll is not None:
+        poll = spec.trigger.poll
+        problems += _connection_ref(
+            src, ("trigger", "poll"), poll.connection, poll.request.url, connections
+        )
+        if poll.schedule is not None:
+            problems += _cron(src, poll.schedule)
+    hook = spec.trigger.webhook
+    if hook is not None and spec.enabled:
+        path = spec.webhook_path or spec.name
+        if path in paths:
+            other = paths[path]
+            problems.append(Diagnostic(
+                "duplicate-webhook-path",
+                f"webhook path '{path}' is already served by recipe '{other.spec.name}' "
+                f"({other.source.locate(('name',))})",
+                src.locate(("trigger", "webhook", "path")),
+            ))
+        paths.setdefault(path, loaded)
+        if hook.response is not None and hook.respond != "sync":
+            problems.append(Diagnostic(
+                "unused-response",
+                "trigger.webhook.response is only sent with respond: sync; with respond: accepted "
+                "the webhook answers 202 with the job id",
+                src.locate(("trigger", "webhook", "response")),
+                severity="warning",
+            ))
+    return problems
+
+
+def _connection_ref(
+    src: Any, path: tuple[str | int, ...], name: str | None, url: str,
+    connections: dict[str, Loaded],
+) -> list[Diagnostic]:
+    if name is None:
+        if not _absolute(url):
+            return [Diagnostic(
+                "relative-url",
+                f"url '{url}' is relative but no connection is named; add connection: NAME "
+                "(whose base_url it joins) or write a full http(s):// URL",
+                src.locate(path + ("url",)),
+            )]
+        return []
+    target = connections.get(name)
+    if target is None:
+        return [Diagnostic(
+            "unknown-connection",
+            f"unknown connection '{name}'{_suggest(name, connections)}"
+            + (f" known connections: {', '.join(sorted(connections))}" if connections else
+               " (no connection documents were loaded)"),
+            src.locate(path + ("connection",)),
+        )]
+    spec = target.spec
+    assert isinstance(spec, ConnectionSpec)
+    if spec.base_url is None and not _absolute(url):
+        return [Diagnostic(
+            "relative-url",
+            f"url '{url}' is relative but connection '{name}' has no base_url",
+            src.locate(path + ("url",)),
+        )]
+    return []
+
+
+def _absolute(url: str) -> bool:
+    text = url.strip()
+    return text.startswith(("http://", "https://")) or text.startswith("{{")
+
+
+def _cron(src: Any, expression: str) -> list[Diagnostic]:
+    from croniter import croniter
+
+    if croniter.is_valid(expression) and len(expression.split()) in (5, 6):
+        return []
+    return [Diagnostic(
+        "cron-invalid",
+        f"schedule '{expression}' is not a valid cron expression (five fields: minute hour "
+        "day-of-month month day-of-week, e.g. '*/5 * * * *')",
+        src.locate(("trigger", "poll", "schedule")),
+    )]
+
+
+def _template(
+    loaded: Loaded, site: Site, secret_provided: Callable[[str], bool] | None
+) -> list[Diagnostic]:
+    if not is_template(site.source):
+        return []
+    src = loaded.source
+    try:
+        compile_template(site.source)
+        refs = references(site.source)
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None) or 1
+        return [Diagnostic("template-syntax", f"template error: {exc}", src.template_line(site.path, line))]
+    problems = []
+    for ref in refs:
+        message = _reference_problem(loaded.spec, site, ref.root, ref.path, secret_provided)
+        if message:
+            code, text = message
+            problems.append(Diagnostic(code, text, src.template_line(site.path, ref.line)))
+    return problems
+
+
+def _reference_problem(
+    spec: ConnectionSpec | RecipeSpec, site: Site, root: str, path: tuple[Any, ...],
+    secret_provided: Callable[[str], bool] | None,
+) -> tuple[str, str] | None:
+    if root in BUILTIN_NAMES and root not in ("item", "loop"):
+        return None
+    if root not in site.names:
+        hint = _suggest(root, site.names)
+        return "unknown-name", (
+            f"unknown name '{root}' in template{hint} available here: {', '.join(sorted(site.names))}"
+        )
+    first = path[0] if path and isinstance(path[0], str) else None
+    if first is None:
+        return None
+    if root == "vars" and isinstance(spec, RecipeSpec) and first not in spec.vars:
+        declared = ", ".join(spec.vars) or "none"
+        return "unknown-var", f"vars.{first} is not declared in vars{_suggest(first, spec.vars)} declared: {declared}"
+    if root == "steps" and isinstance(spec, RecipeSpec):
+        return _step_reference(spec, site, first)
+    if root == "secrets" and secret_provided is not None and not secret_provided(first):
+        return "missing-secret", (
+            f"secret '{first}' is not provided: set the environment variable {first} or create "
+            f"the file {first} in RUNNER_SECRETS_DIR"
+        )
+    return None
+
+
+def _step_reference(spec: RecipeSpec, site: Site, step_id: str) -> tuple[str, str] | None:
+    ids = [s.id for s in spec.steps]
+    earlier = ids if site.step_index is None else ids[: site.step_index]
+    if step_id in earlier:
+        return None
+    if step_id in ids:
+        where = "itself" if ids.index(step_id) == site.step_index else "a later step"
+        return "unknown-step", (
+            f"steps.{step_id} refers to {where}; a step can only use earlier steps"
+            + (f" ({', '.join(earlier)})" if earlier else "")
+        )
+    listing = ", ".join(earlier) if earlier else "none"
+    return "unknown-step", f"steps.{step_id} is not a step of this recipe{_suggest(step_id, earlier)} earlier steps: {listing}"

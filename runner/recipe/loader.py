@@ -1,0 +1,262 @@
+"""Reads files and folders into validated specs, turning every problem into a located Diagnostic."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from runner.errors import Diagnostic, Location
+from runner.recipe.models import ConnectionSpec, DocumentSpec, RecipeSpec, Spec
+from runner.recipe.yamlsource import SourceDocument, read_documents
+
+YAML_SUFFIXES = (".yaml", ".yml")
+DEFAULT_FOLDERS = ("connections", "recipes")
+_ADAPTER: TypeAdapter[ConnectionSpec | RecipeSpec] = TypeAdapter(DocumentSpec)
+
+
+class PathNotFound(Exception):
+    """A path the user named does not exist."""
+
+
+@dataclass
+class Loaded:
+    """One valid document: its spec and where it came from."""
+
+    spec: ConnectionSpec | RecipeSpec
+    source: SourceDocument
+
+
+@dataclass
+class LoadResult:
+    """Everything read from a set of paths: valid documents and every problem found."""
+
+    documents: list[Loaded] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+    @property
+    def connections(self) -> list[Loaded]:
+        return [d for d in self.documents if isinstance(d.spec, ConnectionSpec)]
+
+    @property
+    def recipes(self) -> list[Loaded]:
+        return [d for d in self.documents if isinstance(d.spec, RecipeSpec)]
+
+
+def find_files(paths: list[str] | None, cwd: str | None = None) -> list[Path]:
+    """YAML files below `paths` (default `connections/` and `recipes/` of `cwd`, when they exist)."""
+    base = Path(cwd or os.getcwd())
+    if not paths:
+        roots = [base / name for name in DEFAULT_FOLDERS if (base / name).is_dir()]
+    else:
+        roots = [Path(p) if Path(p).is_absolute() else base / p for p in paths]
+        for given, root in zip(paths, roots):
+            if not root.exists():
+                raise PathNotFound(f"path '{given}' does not exist")
+    found: list[Path] = []
+    for root in roots:
+        if root.is_file():
+            found.append(root)
+            continue
+        found.extend(
+            p for p in sorted(root.rglob("*")) if p.suffix in YAML_SUFFIXES and p.is_file()
+        )
+    unique: dict[Path, None] = dict.fromkeys(found)
+    return list(unique)
+
+
+def display_path(path: Path, cwd: str | None = None) -> str:
+    """The path as a user would type it: relative to the working directory when below it."""
+    try:
+        return str(path.resolve().relative_to(Path(cwd or os.getcwd()).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_paths(paths: list[str] | None, cwd: str | None = None) -> LoadResult:
+    """Reads and validates every document below `paths`; raises PathNotFound for a missing path."""
+    result = LoadResult()
+    for file in find_files(paths, cwd):
+        name = display_path(file, cwd)
+        result.files.append(name)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            result.diagnostics.append(
+                Diagnostic("unreadable-file", f"cannot read file: {exc}", Location(name))
+            )
+            continue
+        load_text(text, name, result)
+    return result
+
+
+def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadResult:
+    """Reads the documents of one YAML text into `result`."""
+    result = result if result is not None else LoadResult()
+    for item in read_documents(text, file):
+        if isinstance(item, Diagnostic):
+            result.diagnostics.append(item)
+            continue
+        spec, problems = validate_document(item)
+        result.diagnostics.extend(problems)
+        if spec is not None:
+            result.documents.append(Loaded(spec, item))
+    return result
+
+
+def validate_document(doc: SourceDocument) -> tuple[ConnectionSpec | RecipeSpec | None, list[Diagnostic]]:
+    """Validates one document against the models; problems come back located."""
+    data = doc.data
+    if not isinstance(data, dict):
+        return None, [Diagnostic("not-a-document", _not_a_document(data), doc.locate(()))]
+    kind = data.get("kind")
+    if kind not in ("connection", "recipe"):
+        message = (
+            "missing key 'kind': every document starts with kind: connection or kind: recipe"
+            if kind is None
+            else f"unknown kind '{kind}'; expected connection or recipe"
+        )
+        return None, [Diagnostic("unknown-kind", message, doc.locate(("kind",)))]
+    context: dict[str, Any] = {}
+    try:
+        return _ADAPTER.validate_python(data, context=context), []
+    except ValidationError as exc:
+        return None, [_diagnostic(doc, error, context) for error in exc.errors()]
+
+
+def _not_a_document(data: Any) -> str:
+    return f"a document must be a mapping with kind: connection or kind: recipe, not {_type_name(data)}"
+
+
+def _diagnostic(doc: SourceDocument, error: Any, context: dict[str, Any]) -> Diagnostic:
+    path = _data_path(doc.data, tuple(error["loc"]))
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = _value_at(doc.data, path[:-1])
+        model = context.get("models", {}).get(id(parent))
+        return Diagnostic(
+            "unknown-field", _unknown_key(path, model), doc.locate(path, key=True)
+        )
+    if kind == "missing":
+        return Diagnostic(
+            "missing-field",
+            f"missing required key '{path[-1]}' in {_where(path[:-1])}",
+            doc.locate(path[:-1]),
+        )
+    code = "invalid-value"
+    return Diagnostic(code, f"{_where(path)}: {_reword(error)}", doc.locate(path))
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
+    """Pydantic's error location without the union/discriminator tags it adds."""
+    path: list[str | int] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict) and part in current:
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            path.append(part)
+            current = current[part]
+        elif isinstance(current, dict) and part == loc[-1] and isinstance(part, str) and "[" not in part:
+            path.append(part)  # a key that is missing or unknown: it is the last element
+            current = None
+        # anything else is a union member or tag name: skip it
+    return tuple(path)
+
+
+def _value_at(data: Any, path: tuple[str | int, ...]) -> Any:
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _where(path: tuple[str | int, ...]) -> str:
+    if not path:
+        return "the document"
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _unknown_key(path: tuple[str | int, ...], model: type[Spec] | None) -> str:
+    key = str(path[-1])
+    message = f"unknown key '{key}' in {_where(path[:-1])}"
+    if model is None:
+        return message
+    allowed = model.keys()
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    if close:
+        message += f"; did you mean '{close[0]}'?"
+    return message + f" expected one of: {', '.join(allowed)}"
+
+
+_TYPE_WORDS = {
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "model_attributes_type": "expected a mapping",
+    "list_type": "expected a list",
+    "string_type": "expected a string",
+    "int_type": "expected a whole number",
+    "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
+    "float_type": "expected a number",
+    "float_parsing": "expected a number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+}
+
+
+def _reword(error: Any) -> str:
+    kind, value = error["type"], error.get("input")
+    if kind in _TYPE_WORDS:
+        return f"{_TYPE_WORDS[kind]}, got {_type_name(value)}"
+    if kind == "literal_error":
+        expected = error.get("ctx", {}).get("expected", "")
+        return f"{_show(value)} is not allowed; expected {expected.replace(' or ', ', ')}"
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx", {})
+        return f"type {_show(ctx.get('tag'))} is not one of: {ctx.get('expected_tags', '')}".replace("'", "")
+    if kind == "union_tag_not_found":
+        return "missing key 'type'"
+    if kind in ("greater_than_equal", "less_than_equal", "too_short", "too_long"):
+        return _bound(kind, error.get("ctx", {}), value)
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    return str(error["msg"])
+
+
+def _bound(kind: str, ctx: dict[str, Any], value: Any) -> str:
+    if kind == "greater_than_equal":
+        return f"must be at least {ctx.get('ge')}, got {_show(value)}"
+    if kind == "less_than_equal":
+        return f"must be at most {ctx.get('le')}, got {_show(value)}"
+    if kind == "too_short":
+        return f"must have at least {ctx.get('min_length')} item(s)"
+    return f"must have at most {ctx.get('max_length')} item(s)"
+
+
+def _show(value: Any) -> str:
+    return f"'{value}'" if isinstance(value, str) else repr(value)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, str):
+        return f"a string ('{value[:40]}')"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__

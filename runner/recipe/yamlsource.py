@@ -1,0 +1,226 @@
+"""Strict YAML reading: YAML 1.2 core scalars, no duplicate keys, bounded aliases, and positions.
+
+PyYAML speaks YAML 1.1 (`NO` is false, `1:20` is a number, dates become `date` objects) and keeps
+the last of two duplicate keys silently. Recipes are reviewed by people who expect what they read to
+be what runs, so this module composes PyYAML's node graph itself and builds plain Python values from
+it with the YAML 1.2 core schema, while recording where every key and value stands in the file.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from yaml.composer import Composer
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.parser import Parser
+from yaml.reader import Reader
+from yaml.resolver import BaseResolver
+from yaml.scanner import Scanner
+
+from runner.errors import Diagnostic, Location
+
+Path = tuple[str | int, ...]
+
+#: Values one document may expand to through aliases before it is refused ("billion laughs").
+MAX_VALUES = 100_000
+
+_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
+_INF = re.compile(r"^[-+]?\.(?:inf|Inf|INF)$")
+_NAN = re.compile(r"^\.(?:nan|NaN|NAN)$")
+_BOOL = re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$")
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+
+_STR, _INT_TAG, _FLOAT_TAG = "tag:yaml.org,2002:str", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_BOOL_TAG, _NULL_TAG = "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
+
+
+class CoreResolver(BaseResolver):
+    """Resolves plain scalars by the YAML 1.2 core schema instead of PyYAML's YAML 1.1 rules."""
+
+
+for _tag, _regexp, _first in (
+    (_BOOL_TAG, _BOOL, "tTfF"),
+    (_NULL_TAG, _NULL, ["~", "n", "N", ""]),
+    (_INT_TAG, _INT, "-+0123456789"),
+    (_FLOAT_TAG, _FLOAT, "-+.0123456789"),
+    (_FLOAT_TAG, _INF, "-+."),
+    (_FLOAT_TAG, _NAN, "."),
+):
+    CoreResolver.add_implicit_resolver(_tag, _regexp, list(_first))
+
+
+class _NodeLoader(Reader, Scanner, Parser, Composer, CoreResolver):
+    """Parses and composes nodes only; values are built by `_Builder`."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        Composer.__init__(self)
+        CoreResolver.__init__(self)
+
+
+class YamlError(Exception):
+    """A YAML problem at a position (0-based line and column as PyYAML reports them)."""
+
+    def __init__(self, code: str, message: str, line: int, column: int) -> None:
+        super().__init__(message)
+        self.code, self.message, self.line, self.column = code, message, line, column
+
+
+@dataclass
+class SourceDocument:
+    """One YAML document: its values and where each key and value stands in the file."""
+
+    file: str
+    index: int
+    data: Any
+    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    block_scalars: set[Path] = field(default_factory=set)
+
+    def locate(self, path: Path, *, key: bool = False) -> Location:
+        """The position of the value (or, with `key`, of the key) at `path`, else its nearest parent."""
+        for end in range(len(path), -1, -1):
+            prefix = path[:end]
+            table = self.keys if key and end == len(path) else self.values
+            if prefix in table:
+                line, column = table[prefix]
+                return Location(self.file, line + 1, column + 1)
+        return Location(self.file, 1, 1)
+
+    def template_line(self, path: Path, line_in_template: int) -> Location:
+        """The file position of line `line_in_template` (1-based) of the string at `path`."""
+        base = self.locate(path)
+        offset = line_in_template - 1 + (1 if path in self.block_scalars else 0)
+        if offset == 0:
+            return base
+        return Location(base.file, base.line + offset, 1)
+
+
+class _Builder:
+    """Builds Python values from a composed node graph, recording positions, within a budget."""
+
+    def __init__(self, doc: SourceDocument) -> None:
+        self.doc = doc
+        self.budget = MAX_VALUES
+        self.open: set[int] = set()
+
+    def build(self, node: Node, path: Path) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise YamlError(
+                "yaml-too-large",
+                f"the document expands to more than {MAX_VALUES} values (aliases nested too deep)",
+                node.start_mark.line,
+                node.start_mark.column,
+            )
+        self.doc.values.setdefault(path, (node.start_mark.line, node.start_mark.column))
+        if isinstance(node, ScalarNode):
+            if node.style in ("|", ">"):
+                self.doc.block_scalars.add(path)
+            return _scalar(node)
+        if id(node) in self.open:
+            raise YamlError(
+                "yaml-alias", "an alias refers to the value that contains it",
+                node.start_mark.line, node.start_mark.column,
+            )
+        self.open.add(id(node))
+        try:
+            if isinstance(node, SequenceNode):
+                return [self.build(item, path + (i,)) for i, item in enumerate(node.value)]
+            if isinstance(node, MappingNode):
+                return self._mapping(node, path)
+        finally:
+            self.open.discard(id(node))
+        raise YamlError("yaml-syntax", "unsupported YAML node", node.start_mark.line, 0)
+
+    def _mapping(self, node: MappingNode, path: Path) -> dict[Any, Any]:
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, ScalarNode):
+                raise YamlError(
+                    "yaml-key", "a mapping key must be a plain value, not a list or mapping",
+                    key_node.start_mark.line, key_node.start_mark.column,
+                )
+            key = _scalar(key_node)
+            if key in result:
+                first = self.doc.keys.get(path + (key,), (0, 0))
+                raise YamlError(
+                    "duplicate-key",
+                    f"duplicate key '{key}' (first defined at line {first[0] + 1})",
+                    key_node.start_mark.line, key_node.start_mark.column,
+                )
+            self.doc.keys[path + (key,)] = (key_node.start_mark.line, key_node.start_mark.column)
+            result[key] = self.build(value_node, path + (key,))
+        return result
+
+
+def _scalar(node: ScalarNode) -> Any:
+    tag, text = node.tag, node.value
+    if tag == _STR or tag == "!":
+        return text
+    if tag == _NULL_TAG:
+        return None
+    if tag == _BOOL_TAG:
+        return text.lower() == "true"
+    if tag == _INT_TAG:
+        return _to_int(text, node)
+    if tag == _FLOAT_TAG:
+        if _INF.match(text):
+            return -math.inf if text.startswith("-") else math.inf
+        if _NAN.match(text):
+            return math.nan
+        return float(text)
+    raise YamlError(
+        "yaml-tag", f"unsupported tag {tag}; use plain values", node.start_mark.line,
+        node.start_mark.column,
+    )
+
+
+def _to_int(text: str, node: ScalarNode) -> int:
+    try:
+        if text.startswith("0o"):
+            return int(text[2:], 8)
+        if text.startswith("0x"):
+            return int(text[2:], 16)
+        return int(text)
+    except ValueError:
+        raise YamlError(
+            "yaml-tag", f"'{text}' is not an integer", node.start_mark.line, node.start_mark.column
+        ) from None
+
+
+def read_documents(text: str, file: str) -> Iterator[SourceDocument | Diagnostic]:
+    """Yields every non-empty document of a YAML stream, or a Diagnostic where reading stopped."""
+    loader = _NodeLoader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is None or (isinstance(node, ScalarNode) and node.tag == _NULL_TAG):
+                index += 1
+                continue
+            doc = SourceDocument(file, index, None)
+            doc.data = _Builder(doc).build(node, ())
+            yield doc
+            index += 1
+    except YamlError as exc:
+        yield Diagnostic(exc.code, exc.message, Location(file, exc.line + 1, exc.column + 1))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or exc.context or "invalid YAML"
+        yield Diagnostic("yaml-syntax", f"invalid YAML: {problem}", Location(file, line, column))
+    except yaml.YAMLError as exc:
+        yield Diagnostic("yaml-syntax", f"invalid YAML: {exc}", Location(file, 1, 1))
+    except RecursionError:
+        yield Diagnostic("yaml-too-large", "the document is nested too deeply", Location(file, 1, 1))
+    finally:
+        loader.dispose()
