@@ -41,6 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     schema = commands.add_parser("schema", help="print the JSON Schema of both document kinds")
     schema.add_argument("--write", metavar="DIR", help="write schemas/*.json into DIR instead")
     schema.set_defaults(module="schema")
+    run = commands.add_parser("run", help="run one job now and print every request and response")
+    run.add_argument("recipe", metavar="RECIPE", help="a recipe name, or a YAML file holding it")
+    run.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    run.add_argument("--event", metavar="FILE", help="JSON file holding the trigger object")
+    run.add_argument("--dry-run", action="store_true", help="render every request, send none")
+    run.add_argument("--format", choices=("text", "json"), default="text")
+    run.set_defaults(module="run")
+
+    connection = commands.add_parser("connection", help="work with connections")
+    actions = connection.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    actions.required = True
+    test = actions.add_parser("test", help="send a connection's test request")
+    test.add_argument("name", metavar="NAME")
+    test.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    test.set_defaults(module="connection")
     return parser
 
 

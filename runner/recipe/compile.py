@@ -6,7 +6,7 @@ imports aiohttp, so `runner validate` stays fast.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -107,6 +107,7 @@ class Project:
 
     connections: dict[str, Connection]
     recipes: dict[str, Recipe]
+    sources: dict[str, str] = field(default_factory=dict)  # recipe name -> file it came from
 
 
 def retry_policy(spec: RetrySpec | None) -> RetryPolicy | None:
@@ -217,4 +218,5 @@ def compile_project(result: LoadResult, diagnostics: list[Any] | None = None) ->
         d.spec.name: compile_recipe(d.spec)
         for d in result.documents if isinstance(d.spec, RecipeSpec)
     }
-    return Project(connections, recipes)
+    sources = {d.spec.name: d.source.file for d in result.documents if isinstance(d.spec, RecipeSpec)}
+    return Project(connections, recipes, sources)

@@ -32,7 +32,7 @@ def lint(result: LoadResult, secret_provided: Callable[[str], bool] | None = Non
 
 def _suggest(name: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(options), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _duplicate_names(documents: list[Loaded]) -> list[Diagnostic]:
@@ -117,8 +117,8 @@ def _connection_ref(
         return [Diagnostic(
             "unknown-connection",
             f"unknown connection '{name}'{_suggest(name, connections)}"
-            + (f" known connections: {', '.join(sorted(connections))}" if connections else
-               " (no connection documents were loaded)"),
+            + (f"; known connections: {', '.join(sorted(connections))}" if connections else
+               "; no connection documents were loaded"),
             src.locate(path + ("connection",)),
         )]
     spec = target.spec
@@ -160,8 +160,10 @@ def _template(
         compile_template(site.source)
         refs = references(site.source)
     except TemplateError as exc:
-        line = getattr(exc, "lineno", None) or 1
-        return [Diagnostic("template-syntax", f"template error: {exc}", src.template_line(site.path, line))]
+        line = getattr(exc, "line", None) or 1
+        reason = getattr(exc, "reason", None) or str(exc)
+        location = src.template_line(site.path, line)
+        return [Diagnostic("template-syntax", f"template syntax error: {reason}", location)]
     problems = []
     for ref in refs:
         message = _reference_problem(loaded.spec, site, ref.root, ref.path, secret_provided)
@@ -178,16 +180,19 @@ def _reference_problem(
     if root in BUILTIN_NAMES and root not in ("item", "loop"):
         return None
     if root not in site.names:
+        if root in ("item", "loop"):
+            return "unknown-name", f"'{root}' is only defined in a step with for_each"
         hint = _suggest(root, site.names)
         return "unknown-name", (
-            f"unknown name '{root}' in template{hint} available here: {', '.join(sorted(site.names))}"
+            f"unknown name '{root}' in template{hint}; available here: {', '.join(sorted(site.names))}"
         )
     first = path[0] if path and isinstance(path[0], str) else None
     if first is None:
         return None
     if root == "vars" and isinstance(spec, RecipeSpec) and first not in spec.vars:
         declared = ", ".join(spec.vars) or "none"
-        return "unknown-var", f"vars.{first} is not declared in vars{_suggest(first, spec.vars)} declared: {declared}"
+        hint = _suggest(first, spec.vars)
+        return "unknown-var", f"vars.{first} is not declared in vars{hint}; declared: {declared}"
     if root == "steps" and isinstance(spec, RecipeSpec):
         return _step_reference(spec, site, first)
     if root == "secrets" and secret_provided is not None and not secret_provided(first):
@@ -210,4 +215,5 @@ def _step_reference(spec: RecipeSpec, site: Site, step_id: str) -> tuple[str, st
             + (f" ({', '.join(earlier)})" if earlier else "")
         )
     listing = ", ".join(earlier) if earlier else "none"
-    return "unknown-step", f"steps.{step_id} is not a step of this recipe{_suggest(step_id, earlier)} earlier steps: {listing}"
+    hint = _suggest(step_id, earlier)
+    return "unknown-step", f"steps.{step_id} is not a step of this recipe{hint}; earlier steps: {listing}"

@@ -66,8 +66,10 @@ def find_files(paths: list[str] | None, cwd: str | None = None) -> list[Path]:
         found.extend(
             p for p in sorted(root.rglob("*")) if p.suffix in YAML_SUFFIXES and p.is_file()
         )
-    unique: dict[Path, None] = dict.fromkeys(found)
-    return list(unique)
+    unique: dict[Path, Path] = {}
+    for path in found:  # a file named twice (in a folder and by name) is read once
+        unique.setdefault(path.resolve(), path)
+    return list(unique.values())
 
 
 def display_path(path: Path, cwd: str | None = None) -> str:
@@ -193,8 +195,8 @@ def _unknown_key(path: tuple[str | int, ...], model: type[Spec] | None) -> str:
     allowed = model.keys()
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     if close:
-        message += f"; did you mean '{close[0]}'?"
-    return message + f" expected one of: {', '.join(allowed)}"
+        message += f" (did you mean '{close[0]}'?)"
+    return message + f"; expected one of: {', '.join(allowed)}"
 
 
 _TYPE_WORDS = {

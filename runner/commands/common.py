@@ -1,0 +1,49 @@
+"""What commands that run documents share: loading, validating and compiling them, or saying why not."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from runner.errors import Diagnostic
+from runner.recipe.compile import Project, compile_project
+from runner.recipe.lint import lint
+from runner.recipe.loader import LoadResult, PathNotFound, load_paths
+
+
+class CommandError(Exception):
+    """A command cannot go on; `code` is its exit code (1 input, 2 usage/environment)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def load_project(paths: list[str] | None, extra_file: str | None = None) -> tuple[Project, LoadResult]:
+    """Loads, lints and compiles `paths` (plus `extra_file`); raises CommandError when invalid."""
+    try:
+        names = list(paths or [])
+        if extra_file is not None:
+            if not names:
+                names = [d for d in ("connections", "recipes") if Path(d).is_dir()]
+            names.append(extra_file)
+        result = load_paths(names or None)
+    except PathNotFound as exc:
+        raise CommandError(str(exc), 2) from exc
+    diagnostics = sorted(result.diagnostics + lint(result), key=Diagnostic.sort_key)
+    errors = [d for d in diagnostics if d.severity == "error"]
+    if errors:
+        raise CommandError("\n".join(str(d) for d in errors), 1)
+    return compile_project(result, diagnostics), result
+
+
+def recipe_argument(value: str) -> tuple[str | None, str | None]:
+    """RECIPE is a recipe name or a YAML file: returns (name, file)."""
+    if value.endswith((".yaml", ".yml")) or Path(value).is_file():
+        return None, value
+    return value, None
+
+
+def fail(error: CommandError) -> int:
+    sys.stderr.write(f"{error}\n")
+    return error.code

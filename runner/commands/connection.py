@@ -1,0 +1,58 @@
+"""`runner connection test NAME`: send the connection's test request and say whether it works."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from runner.commands.common import CommandError, fail, load_project
+from runner.commands.output import print_step
+from runner.engine.records import CallRecord, StepRecord
+from runner.engine.runtime import build_runtime
+from runner.engine.steps import StepRunner
+from runner.errors import RunnerError
+from runner.recipe.compile import Project, Step
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        project, _ = load_project(args.paths)
+        return asyncio.run(_test(project, args.name))
+    except CommandError as exc:
+        return fail(exc)
+    except RunnerError as exc:
+        sys.stderr.write(f"✗ connection {args.name}: {exc}\n")
+        return 1
+
+
+async def _test(project: Project, name: str) -> int:
+    conn = project.connections.get(name)
+    if conn is None:
+        known = ", ".join(sorted(project.connections)) or "none"
+        raise CommandError(f"runner: no connection named '{name}' (connections: {known})", 1)
+    if conn.test is None:
+        raise CommandError(
+            f"connection {name} has no test request; add for example "
+            "`test: {method: GET, url: /me}` to it", 1,
+        )
+    runtime = build_runtime(project)
+    try:
+        step = Step("test", None, None, conn.test, None, "fail", False)
+        record = await StepRunner(runtime, "test").run(step, runtime.context_base())
+    finally:
+        await runtime.close()
+    print_step(record)
+    return _verdict(name, record)
+
+
+def _verdict(name: str, record: StepRecord) -> int:
+    call: CallRecord | None = record.calls[-1] if record.calls else None
+    if record.status == "succeeded" and call is not None and call.response is not None:
+        sys.stdout.write(
+            f"\n✓ connection {name} works: {call.request.method if call.request else ''} "
+            f"answered {call.response.status} {call.response.reason}\n"
+        )
+        return 0
+    sys.stdout.write(f"\n✗ connection {name} does not work: {record.error}\n")
+    return 1

@@ -1,0 +1,290 @@
+"""SQLite connections: their pragmas, migrations, the group-commit writer thread and the reader.
+
+sqlite3 blocks, so no connection is used from the event loop: one thread owns the write
+connection (SQLite admits one writer at a time anyway) and one owns a read connection. Callers
+hand them operations -- functions of a connection -- and await the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import logging
+import queue
+import re
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any, TypeVar
+
+from runner.errors import StoreError
+from runner.store import sqlite_queries as q
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Op = Callable[[sqlite3.Connection], T]
+
+MEMORY = ":memory:"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the database is and how hard it holds on to each commit."""
+
+    path: str  # a file path, or ":memory:"
+    synchronous: str = "full"  # full: a commit survives power loss; normal: a process crash
+    busy_timeout_ms: int = 5000  # how long to wait for another process's lock
+
+
+def connect(settings: Settings, *, write: bool) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are explicit), with the store's pragmas."""
+    conn = sqlite3.connect(
+        settings.path,
+        timeout=settings.busy_timeout_ms / 1000,
+        isolation_level=None,
+        check_same_thread=False,  # each connection is used by one thread at a time, ours
+    )
+    conn.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout_ms)}")
+    if write:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
+        conn.execute("PRAGMA foreign_keys = ON")
+    else:
+        conn.execute("PRAGMA query_only = ON")
+    return conn
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: list[str]
+
+
+def load_migrations() -> list[Migration]:
+    """The numbered files of migrations/sqlite/, in order."""
+    folder = resources.files("runner.store").joinpath("migrations", "sqlite")
+    found: dict[int, Migration] = {}
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match is None:
+            continue
+        version = int(match.group(1))
+        if version in found:
+            raise StoreError(f"two SQLite migrations are numbered {version:04d}")
+        found[version] = Migration(version, match.group(2), split_sql(entry.read_text("utf-8")))
+    return [found[v] for v in sorted(found)]
+
+
+def split_sql(script: str) -> list[str]:
+    """A script's statements, split where SQLite itself sees one end (not at every ';')."""
+    statements: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip() and any(
+        not ln.strip().startswith("--") for ln in pending.splitlines() if ln.strip()
+    ):
+        raise StoreError(f"incomplete SQL statement in a migration: {pending.strip()[:80]!r}")
+    return statements
+
+
+def migrate(conn: sqlite3.Connection, migrations: list[Migration]) -> list[int]:
+    """Applies the migrations not yet recorded (the caller holds the write transaction)."""
+    conn.execute(q.CREATE_SCHEMA_MIGRATIONS)
+    applied = {row[0] for row in conn.execute(q.APPLIED_VERSIONS)}
+    newest = max((m.version for m in migrations), default=0)
+    if applied and max(applied) > newest:
+        raise StoreError(
+            f"the store's schema is version {max(applied)}, newer than this runner knows"
+            f" ({newest}): upgrade the runner"
+        )
+    done: list[int] = []
+    for migration in migrations:
+        if migration.version in applied:
+            continue
+        for statement in migration.statements:
+            conn.execute(statement)
+        now = datetime.now(UTC).isoformat()
+        conn.execute(q.RECORD_MIGRATION, (migration.version, migration.name, now))
+        done.append(migration.version)
+    return done
+
+
+def store_error(what: str, exc: BaseException) -> BaseException:
+    """SQLite's errors become StoreErrors that say what was being done; others pass as they are."""
+    if isinstance(exc, sqlite3.Error):
+        error = StoreError(f"{what}: {exc}")
+        error.__cause__ = exc
+        return error
+    return exc
+
+
+@dataclass
+class _Pending:
+    op: Callable[[sqlite3.Connection], Any]
+    what: str
+    future: concurrent.futures.Future[Any]
+
+
+_STOP = object()
+
+
+class Writer:
+    """The one thread that writes: runs submitted operations and commits them in groups.
+
+    Group commit: the thread takes every operation waiting in its queue (at most `max_batch`),
+    runs each in its own savepoint -- one that fails is rolled back alone and its caller gets the
+    error -- and commits them all in one transaction. While a commit is being flushed to disk new
+    operations queue up and join the next one, so under load commits grow far slower than writes,
+    and a lone write is committed at once. A caller's future resolves only after the commit.
+    """
+
+    def __init__(self, settings: Settings, max_batch: int = 1000) -> None:
+        self.commits = 0  # transactions committed, for tests and metrics
+        self._settings = settings
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._accepting = False
+        self._thread = threading.Thread(target=self._serve, name="runner-store-writer", daemon=True)
+        self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+    async def start(self) -> None:
+        self._thread.start()
+        await asyncio.wrap_future(self._ready)
+        self._accepting = True
+
+    async def run(self, op: Op[T], what: str) -> T:
+        """Runs `op` in a write transaction and returns its result once that is committed."""
+        if not self._accepting:
+            raise StoreError(f"{what}: the store is not open")
+        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._queue.put(_Pending(op, what, future))
+        return await asyncio.wrap_future(future)
+
+    async def stop(self) -> None:
+        """Lets every operation already submitted commit, then closes the connection."""
+        if not self._thread.is_alive():
+            return
+        self._accepting = False
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+
+    def _serve(self) -> None:
+        try:
+            conn = connect(self._settings, write=True)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the awaiting start()
+            self._ready.set_exception(store_error(f"opening {self._settings.path}", exc))
+            return
+        self._ready.set_result(None)
+        try:
+            while self._serve_batch(conn):
+                pass
+        except BaseException as exc:  # a bug: nobody may be left waiting for a reply
+            self._accepting = False
+            self._fail_waiting(StoreError(f"the store's writer stopped: {exc!r}"))
+            raise
+        finally:
+            conn.close()
+
+    def _fail_waiting(self, error: StoreError) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if isinstance(item, _Pending) and item.future.set_running_or_notify_cancel():
+                item.future.set_exception(error)
+
+    def _serve_batch(self, conn: sqlite3.Connection) -> bool:
+        """Runs one group of operations; False once asked to stop."""
+        items = [self._queue.get()]
+        while len(items) < self._max_batch:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        batch = [i for i in items if isinstance(i, _Pending) and i.future.set_running_or_notify_cancel()]
+        if batch:
+            self._commit(conn, batch)
+        return not any(item is _STOP for item in items)
+
+    def _commit(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        outcomes: list[tuple[_Pending, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for pending in batch:
+                outcomes.append((pending, *_in_savepoint(conn, pending)))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.rollback()
+            log.error("store transaction of %d writes failed: %s", len(batch), exc)
+            for pending in batch:
+                pending.future.set_exception(store_error(pending.what, exc))
+            return
+        self.commits += 1
+        for pending, result, error in outcomes:
+            if error is None:
+                pending.future.set_result(result)
+            else:
+                pending.future.set_exception(error)
+
+
+def _in_savepoint(conn: sqlite3.Connection, pending: _Pending) -> tuple[Any, BaseException | None]:
+    """Runs one operation so that its failure undoes only its own writes."""
+    conn.execute("SAVEPOINT op")
+    try:
+        result = pending.op(conn)
+    except Exception as exc:  # noqa: BLE001 -- the caller's error, delivered through its future
+        conn.execute("ROLLBACK TO op")
+        conn.execute("RELEASE op")
+        return None, store_error(pending.what, exc)
+    conn.execute("RELEASE op")
+    return result, None
+
+
+class Reader:
+    """A read-only connection in its own thread, so reads never wait behind a commit (WAL)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="runner-store-reader")
+        self._conn: sqlite3.Connection | None = None
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._conn = await loop.run_in_executor(self._pool, connect, self._settings, False)
+
+    async def run(self, op: Op[T], what: str) -> T:
+        """Runs `op` in one read transaction (one consistent snapshot)."""
+        conn = self._conn
+        if conn is None:
+            raise StoreError(f"{what}: the store is not open")
+        return await asyncio.get_running_loop().run_in_executor(self._pool, _read, conn, op, what)
+
+    async def stop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await asyncio.get_running_loop().run_in_executor(self._pool, conn.close)
+        self._pool.shutdown(wait=False)
+
+
+def _read(conn: sqlite3.Connection, op: Op[T], what: str) -> T:
+    try:
+        conn.execute("BEGIN")
+        try:
+            return op(conn)
+        finally:
+            conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise store_error(what, exc) from exc

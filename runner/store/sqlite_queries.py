@@ -1,0 +1,71 @@
+"""The SQL the SQLite store runs, one named statement each (the schema is in migrations/sqlite/)."""
+
+from __future__ import annotations
+
+JOB_COLUMNS = "id, recipe, status, event, created_at, started_at, finished_at, error, replay_of"
+
+# -- migrations -----------------------------------------------------------------------------------
+CREATE_SCHEMA_MIGRATIONS = """
+CREATE TABLE IF NOT EXISTS schema_migrations (
+    version     INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    applied_at  TEXT NOT NULL
+)"""
+APPLIED_VERSIONS = "SELECT version FROM schema_migrations"
+RECORD_MIGRATION = "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)"
+
+# -- jobs -----------------------------------------------------------------------------------------
+INSERT_JOB = """
+INSERT INTO jobs (id, recipe, status, event, created_at, started_at, finished_at, error,
+                  replay_of, dedup_key)
+VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)"""
+JOB_ID_BY_DEDUP = "SELECT id FROM jobs WHERE recipe = ? AND dedup_key = ?"
+SELECT_JOB = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
+SEQ_OF_JOB = "SELECT seq FROM jobs WHERE id = ?"
+LIST_JOBS = f"""
+SELECT {JOB_COLUMNS} FROM jobs
+WHERE (:recipe IS NULL OR recipe = :recipe)
+  AND (:status IS NULL OR status = :status)
+  AND seq < :before
+ORDER BY seq DESC
+LIMIT :limit"""
+QUEUE_DEPTH = "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
+
+# -- claim, finish, recover -----------------------------------------------------------------------
+RUNNING_COUNTS = "SELECT recipe, COUNT(*) FROM jobs WHERE status = 'running' GROUP BY recipe"
+QUEUED_RECIPES = "SELECT DISTINCT recipe FROM jobs WHERE status = 'queued'"
+QUEUE_HEAD_OF_RECIPE = """
+SELECT seq, id FROM jobs WHERE status = 'queued' AND recipe = ? ORDER BY seq LIMIT ?"""
+MARK_RUNNING = """
+UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE seq = ?"""
+FINISH_JOB = """
+UPDATE jobs
+SET status = ?, error = ?, started_at = COALESCE(?, started_at), finished_at = ?, finished_ts = ?
+WHERE id = ?"""
+REQUEUE_RUNNING = "UPDATE jobs SET status = 'queued' WHERE status = 'running'"
+PRUNE_FINISHED = """
+DELETE FROM jobs
+WHERE status IN ('succeeded', 'failed')
+  AND (:cutoff IS NULL OR finished_ts < :cutoff)
+  AND seq NOT IN (SELECT seq FROM jobs WHERE status IN ('succeeded', 'failed')
+                  ORDER BY seq DESC LIMIT :keep)"""
+
+# -- steps ----------------------------------------------------------------------------------------
+UPSERT_STEP = """
+INSERT INTO steps (job_id, step_id, record) VALUES (?, ?, ?)
+ON CONFLICT (job_id, step_id) DO UPDATE SET record = excluded.record"""
+INSERT_STEP_IF_NEW = """
+INSERT INTO steps (job_id, step_id, record) VALUES (?, ?, ?)
+ON CONFLICT (job_id, step_id) DO NOTHING"""
+SELECT_STEPS = "SELECT record FROM steps WHERE job_id = ? ORDER BY seq"
+
+# -- poll state and tokens ------------------------------------------------------------------------
+SELECT_POLL_STATE = "SELECT state FROM poll_state WHERE recipe = ?"
+UPSERT_POLL_STATE = """
+INSERT INTO poll_state (recipe, state, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (recipe) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at"""
+SELECT_TOKEN = "SELECT blob FROM tokens WHERE connection = ?"
+UPSERT_TOKEN = """
+INSERT INTO tokens (connection, blob, updated_at) VALUES (?, ?, ?)
+ON CONFLICT (connection) DO UPDATE SET blob = excluded.blob, updated_at = excluded.updated_at"""
+DELETE_TOKEN = "DELETE FROM tokens WHERE connection = ?"
