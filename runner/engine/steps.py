@@ -112,7 +112,10 @@ class StepRunner:
         exchange = await client.send(request, step.retry)
         call.attempts = exchange.attempts
         if exchange.sent_url is not None and call.request is not None:
-            call.request.url = self._redact(str(exchange.sent_url))
+            call.request.url = self.runtime.redactor.redact_url(str(exchange.sent_url))
+        if exchange.sent_headers is not None and call.request is not None:
+            pairs = list(exchange.sent_headers.items())
+            call.request.headers = self.runtime.redactor.redact_header_pairs(pairs)
         return self._outcome(step, exchange, call, record)
 
     def _outcome(
