@@ -1,4 +1,4 @@
-"""What templates can use beyond Jinja: filters, functions, value-to-text/data rules and size limits."""
+"""Values in templates: filters and functions, how values print, what a missing one says, limits."""
 
 from __future__ import annotations
 
@@ -12,21 +12,24 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Callable, ItemsView, KeysView, Mapping, ValuesView
+from collections.abc import Callable, ItemsView, Iterable, KeysView, Mapping, ValuesView
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
-from functools import lru_cache
+from datetime import UTC, date, datetime
+from functools import lru_cache, partial
 from types import BuiltinFunctionType, FunctionType, GeneratorType, MethodType
 from typing import Any, NoReturn
 from urllib.parse import quote
 
-import jmespath
-import jmespath.exceptions
+import jmespath  # type: ignore[import-untyped]
+import jmespath.exceptions  # type: ignore[import-untyped]
 from jinja2 import pass_eval_context
+from jinja2.exceptions import TemplateRuntimeError
+from jinja2.exceptions import UndefinedError as JinjaUndefinedError
 from jinja2.filters import FILTERS as JINJA_FILTERS
 from jinja2.nodes import EvalContext
-from jinja2.runtime import Macro, Undefined
+from jinja2.runtime import Macro, StrictUndefined, Undefined
 from jinja2.sandbox import MAX_RANGE
+from jinja2.utils import missing
 
 from runner.errors import TemplateError
 
@@ -36,8 +39,9 @@ DEFAULT_MAX_RENDER = 1024 * 1024
 MAX_INT_BITS = 14_000  # ~4,200 digits: still printable (Python refuses str() past 4,300)
 _SIZE_UNITS = {"": 1, "b": 1, "kib": 1024, "mib": 1024**2, "gib": 1024**3}
 # Values that print and serialise as JSON lists (generators come from filters such as map).
-_SEQUENCES = (list, tuple, range, set, frozenset, GeneratorType, KeysView, ValuesView, ItemsView,
-              type(reversed([])), type(iter([])))
+_SEQUENCES: tuple[type[Iterable[Any]], ...] = (
+    list, tuple, range, set, frozenset, GeneratorType, KeysView, ValuesView, ItemsView,
+    type(reversed([])), type(iter([])))
 
 
 def parse_size(text: str) -> int:
@@ -79,6 +83,66 @@ def check_size(size: int, what: str = "value") -> None:
     """Refuse a result before it is built when it would pass the render limit."""
     if size > LIMITS.max_bytes:
         raise TemplateError(f"{what} larger than {format_size(LIMITS.max_bytes)}")
+
+
+_MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
+
+
+class _UndefinedUsedError(JinjaUndefinedError):
+    """Carries the undefined value that was used to the render boundary, which words the message."""
+
+    def __init__(self, undefined: PathUndefined, message: str) -> None:
+        super().__init__(message)
+        self.undefined = undefined
+
+
+class PathUndefined(StrictUndefined):
+    """A missing value that remembers the path written in the template and its deepest parent."""
+
+    __slots__ = ("parent_path", "path")
+
+    def __init__(self, hint: str | None = None, obj: Any = missing, name: Any = None,
+                 exc: type[TemplateRuntimeError] = JinjaUndefinedError, path: str | None = None,
+                 parent_path: str | None = None) -> None:
+        super().__init__(hint, obj, name, exc)
+        if exc is JinjaUndefinedError:
+            self._undefined_exception = partial(_UndefinedUsedError, self)  # type: ignore[assignment]
+        self.path, self.parent_path = path, parent_path
+
+    def extended(self, path: str) -> PathUndefined:
+        """`a.b.c` with `a.b` missing stays undefined (so `default` still works) and keeps `a`."""
+        return PathUndefined(self._undefined_hint, self._undefined_obj, self._undefined_name,
+                             path=path, parent_path=self.parent_path)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, Mapping):
+        keys = sorted(str(key) for key in value)
+        more = f", … ({len(keys) - 30} more)" if len(keys) > 30 else ""
+        return f"has keys: {', '.join(keys[:30])}{more}" if keys else "is an empty mapping"
+    if isinstance(value, (list, tuple)):
+        return f"has {len(value)} item{'' if len(value) == 1 else 's'}"
+    if value is None:
+        return "is null"
+    kinds = ((str, "a string"), (bool, "a boolean"), ((int, float), "a number"))
+    kind = next((text for types, text in kinds if isinstance(value, types)), None)
+    return f"is {kind or 'a ' + type(value).__name__}"
+
+
+def undefined_message(undefined: PathUndefined, names: Iterable[str]) -> str:
+    """`a.b.c is undefined; a has keys: x, y` -- key names only, never values."""
+    if undefined._undefined_hint:
+        return undefined._undefined_hint
+    name = undefined._undefined_name
+    path = undefined.path or str(name)
+    parent = undefined._undefined_obj
+    if parent is missing:
+        return f"{path} is undefined; available names: {', '.join(sorted(names)) or 'none'}"
+    where = undefined.parent_path or "its parent"
+    message = f"{path} is undefined; {where} {_describe(parent)}"
+    if isinstance(parent, Mapping) and name in _MAPPING_METHODS:
+        message += f" (.{name} is the key {name!r}: use filters such as | items, not methods)"
+    return message
 
 
 def fail_if_undefined(value: Any) -> None:
@@ -275,7 +339,7 @@ def _as_datetime(value: Any, name: str) -> datetime:
         moment = datetime(value.year, value.month, value.day)
     elif isinstance(value, (int, float)) and not isinstance(value, bool):
         try:
-            return datetime.fromtimestamp(value, timezone.utc)
+            return datetime.fromtimestamp(value, UTC)
         except (OverflowError, OSError, ValueError):
             raise TemplateError(f"{name}: the number is out of range for a date") from None
     elif isinstance(value, str):
@@ -287,8 +351,8 @@ def _as_datetime(value: Any, name: str) -> datetime:
         raise TemplateError(f"{name}: expected a date-time, epoch seconds or ISO 8601 text, "
                             f"not a {type(value).__name__}")
     if moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def iso8601(value: Any) -> str:
@@ -324,7 +388,7 @@ def jmespath_filter(value: Any, expression: Any) -> Any:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def uuid4() -> str:
@@ -392,13 +456,13 @@ def check_binop(operator: str, left: Any, right: Any) -> None:
             if isinstance(seq, (str, list, tuple)) and isinstance(times, int):
                 check_size(len(seq) * times)
                 return
-        if isinstance(left, int) and isinstance(right, int):
-            if left.bit_length() + right.bit_length() > MAX_INT_BITS:
-                raise TemplateError("number too large")
+        ints = isinstance(left, int) and isinstance(right, int)
+        if ints and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+            raise TemplateError("number too large")
     elif operator == "**":
-        if isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1:
-            if left.bit_length() * right > MAX_INT_BITS:
-                raise TemplateError("number too large")
+        ints = isinstance(left, int) and isinstance(right, int) and right > 0 and abs(left) > 1
+        if ints and left.bit_length() * right > MAX_INT_BITS:
+            raise TemplateError("number too large")
     elif operator == "+":
         if isinstance(left, (str, list, tuple)) and isinstance(right, (str, list, tuple)):
             check_size(len(left) + len(right))

@@ -13,9 +13,9 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import lru_cache
 from types import TracebackType
-from typing import Any, Union
+from typing import Any
 
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame, optimizeconst
@@ -23,13 +23,24 @@ from jinja2.exceptions import SecurityError
 from jinja2.exceptions import TemplateError as JinjaTemplateError
 from jinja2.exceptions import TemplateSyntaxError as JinjaSyntaxError
 from jinja2.exceptions import UndefinedError as JinjaUndefinedError
-from jinja2.runtime import StrictUndefined, Undefined
+from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
-from jinja2.utils import missing
 
 from runner.errors import TemplateError, UndefinedError
-from runner.filters import (FILTERS, FUNCTIONS, LIMITS, RenderLimits, check_binop, check_call,
-                            check_size, format_size, to_data, to_text)
+from runner.filters import (
+    FILTERS,
+    FUNCTIONS,
+    LIMITS,
+    PathUndefined,
+    RenderLimits,
+    check_binop,
+    check_call,
+    check_size,
+    format_size,
+    to_data,
+    to_text,
+    undefined_message,
+)
 
 __all__ = [
     "BUILTIN_NAMES", "LIMITS", "CompiledTree", "Reference", "RenderLimits", "Template",
@@ -39,7 +50,6 @@ __all__ = [
 
 _RESULT = "_runner_result"  # where a single-expression program leaves its value
 _DEADLINE: ContextVar[float] = ContextVar("runner_template_deadline", default=math.inf)
-_MAPPING_METHODS = frozenset({"items", "keys", "values", "get"})
 
 
 class TemplateSyntaxError(TemplateError):
@@ -49,63 +59,6 @@ class TemplateSyntaxError(TemplateError):
     def __init__(self, reason: str, line: int, path: tuple[str | int, ...] = ()) -> None:
         self.reason, self.line, self.path = reason, line, path
         super().__init__(f"{reason} (template line {line})")
-
-
-class _UndefinedUsed(JinjaUndefinedError):
-    """Carries the undefined value that was used to the render boundary, which words the message."""
-
-    def __init__(self, undefined: PathUndefined, message: str) -> None:
-        super().__init__(message)
-        self.undefined = undefined
-
-
-class PathUndefined(StrictUndefined):
-    """A missing value that remembers the path written in the template and its deepest parent."""
-
-    __slots__ = ("path", "parent_path")
-
-    def __init__(self, hint: str | None = None, obj: Any = missing, name: Any = None,
-                 exc: type[JinjaTemplateError] = JinjaUndefinedError, path: str | None = None,
-                 parent_path: str | None = None) -> None:
-        super().__init__(hint, obj, name, exc)
-        if exc is JinjaUndefinedError:
-            self._undefined_exception = partial(_UndefinedUsed, self)  # type: ignore[assignment]
-        self.path, self.parent_path = path, parent_path
-
-    def extended(self, path: str) -> PathUndefined:
-        """`a.b.c` with `a.b` missing stays undefined (so `default` still works) and keeps `a`."""
-        return PathUndefined(self._undefined_hint, self._undefined_obj, self._undefined_name,
-                             path=path, parent_path=self.parent_path)
-
-
-def _describe(value: Any) -> str:
-    if isinstance(value, Mapping):
-        keys = sorted(str(key) for key in value)
-        more = f", … ({len(keys) - 30} more)" if len(keys) > 30 else ""
-        return f"has keys: {', '.join(keys[:30])}{more}" if keys else "is an empty mapping"
-    if isinstance(value, (list, tuple)):
-        return f"has {len(value)} item{'' if len(value) == 1 else 's'}"
-    if value is None:
-        return "is null"
-    kinds = ((str, "a string"), (bool, "a boolean"), ((int, float), "a number"))
-    kind = next((text for types, text in kinds if isinstance(value, types)), None)
-    return f"is {kind or 'a ' + type(value).__name__}"
-
-
-def undefined_message(undefined: Undefined, names: Iterable[str]) -> str:
-    """`a.b.c is undefined; a has keys: x, y` -- key names only, never values."""
-    if undefined._undefined_hint:
-        return undefined._undefined_hint
-    name = undefined._undefined_name
-    path = getattr(undefined, "path", None) or str(name)
-    parent = undefined._undefined_obj
-    if parent is missing:
-        return f"{path} is undefined; available names: {', '.join(sorted(names)) or 'none'}"
-    where = getattr(undefined, "parent_path", None) or "its parent"
-    message = f"{path} is undefined; {where} {_describe(parent)}"
-    if isinstance(parent, Mapping) and name in _MAPPING_METHODS:
-        message += f" (.{name} is the key {name!r}: use filters such as | items, not methods)"
-    return message
 
 
 def _check_clock() -> None:
@@ -242,7 +195,7 @@ class _Environment(ImmutableSandboxedEnvironment):
         check_binop(operator, left, right)
         return self.binop_table[operator](left, right)
 
-    def concat(self, parts: Iterable[str]) -> str:  # type: ignore[override]
+    def concat(self, parts: Iterable[str]) -> str:
         """Joins the buffers of macros, `{% set %}` blocks and filter blocks."""
         pieces = parts if isinstance(parts, list) else list(parts)
         check_size(sum(map(len, pieces)), "output")
@@ -486,7 +439,7 @@ def _render(template: Template, context: Mapping[str, Any]) -> Any:
                 pass
             return to_data(jinja_context.vars[_RESULT], LIMITS.max_bytes)
         return _collect_text(program.root_render_func(jinja_context))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 -- every failure leaves as a TemplateError
         error, cause = _render_error(exc, template, context)
         raise error from cause
     finally:
@@ -515,9 +468,12 @@ _PLAIN_ERRORS = (TypeError, ZeroDivisionError, OverflowError, IndexError, Attrib
 def _render_error(exc: Exception, template: Template,
                   context: Mapping[str, Any]) -> tuple[TemplateError, Exception | None]:
     line = _template_line(exc.__traceback__) if "\n" in template.source.strip() else None
-    undefined = getattr(exc, "undefined", None)
     if isinstance(exc, JinjaUndefinedError):
-        text = undefined_message(undefined, context) if undefined is not None else str(exc)
+        undefined = getattr(exc, "undefined", None)
+        if isinstance(undefined, PathUndefined):
+            text = undefined_message(undefined, context)
+        else:
+            text = str(exc)
         return UndefinedError(_at(text, line)), exc
     if isinstance(exc, TemplateError):
         return type(exc)(_at(str(exc), line)), exc
@@ -582,7 +538,7 @@ class TreeMapping:
         return rendered
 
 
-CompiledTree = Union[Template, TreeMapping, TreeList, TreeConstant]
+CompiledTree = Template | TreeMapping | TreeList | TreeConstant
 
 
 def compile_tree(value: Any) -> CompiledTree:
@@ -594,8 +550,9 @@ def compile_tree(value: Any) -> CompiledTree:
     if isinstance(value, Mapping):
         items = []
         for key, item in value.items():
-            compiled_key = _compile_key(key) if isinstance(key, str) else key
-            items.append((compiled_key, _compile_at(key, item)))
+            compiled = _compile_at(key, key) if isinstance(key, str) else None
+            live = isinstance(compiled, Template) and not compiled.is_constant
+            items.append((compiled if live else key, _compile_at(key, item)))
         return TreeMapping(tuple(items))
     return TreeConstant(value)
 
@@ -605,13 +562,6 @@ def _compile_at(where: Any, value: Any) -> CompiledTree:
         return compile_tree(value)
     except TemplateSyntaxError as exc:
         raise TemplateSyntaxError(exc.reason, exc.line, (where, *exc.path)) from exc
-
-
-def _compile_key(key: str) -> Template:
-    try:
-        return compile_template(key)
-    except TemplateSyntaxError as exc:
-        raise TemplateSyntaxError(exc.reason, exc.line, (key, *exc.path)) from exc
 
 
 def render_tree(tree: CompiledTree, context: Mapping[str, Any]) -> Any:
@@ -632,5 +582,5 @@ def iter_templates(tree: CompiledTree, path: tuple[Any, ...] = ()
         for key, item in tree.items:
             name = key.source if isinstance(key, Template) else key
             if isinstance(key, Template):
-                yield from iter_templates(key, (*path, name))
+                yield (*path, name), key
             yield from iter_templates(item, (*path, name))
