@@ -49,6 +49,32 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=("text", "json"), default="text")
     run.set_defaults(module="run")
 
+    serve = commands.add_parser("serve", help="run the daemon: webhooks, pollers, jobs")
+    serve.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    serve.add_argument("--host", help="address to listen on (default $RUNNER_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default $RUNNER_PORT or 8080)")
+    serve.add_argument("--store", help=_STORE_HELP)
+    serve.add_argument("--workers", type=int, help="jobs running at once (default 16)")
+    serve.add_argument("--reload", action="store_true", help="reload when document files change")
+    serve.add_argument("--log-format", choices=("auto", "json", "text"))
+    serve.set_defaults(module="serve")
+
+    jobs = commands.add_parser("jobs", help="job history from the store")
+    jobs_actions = jobs.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    jobs_actions.required = True
+    listing = jobs_actions.add_parser("list", help="recent jobs, newest first")
+    listing.add_argument("--recipe")
+    listing.add_argument("--status", choices=("queued", "running", "succeeded", "failed"))
+    listing.add_argument("--limit", type=int, default=20)
+    show = jobs_actions.add_parser("show", help="one job with every step's request and response")
+    show.add_argument("id", metavar="ID")
+    replay = jobs_actions.add_parser("replay", help="queue a new job with the same event")
+    replay.add_argument("id", metavar="ID")
+    for sub in (listing, show, replay):
+        sub.add_argument("--store", help=_STORE_HELP)
+        sub.add_argument("--format", choices=("text", "json"), default="text")
+        sub.set_defaults(module="jobs")
+
     connection = commands.add_parser("connection", help="work with connections")
     actions = connection.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     actions.required = True

@@ -1,0 +1,39 @@
+"""The job store: `open_store(url)` builds the implementation a store URL names.
+
+    sqlite:///relative/path.db     SQLite file, relative to the working directory
+    sqlite:////absolute/path.db    SQLite file, absolute path
+    sqlite://:memory:              SQLite in memory, gone on close (tests, dry runs)
+
+Options go in the query string (`?synchronous=normal`); see `runner.store.sqlite`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from runner.errors import StoreError
+from runner.store.base import Store
+
+__all__ = ["Store", "StoreError", "open_store"]
+
+
+def _sqlite(url: str) -> Store:
+    from runner.store.sqlite import SQLiteStore
+
+    return SQLiteStore.from_url(url)
+
+
+# URL scheme -> factory; each imports its module when used, so a driver loads only when needed.
+# A PostgreSQL store adds "postgresql" (and "postgres") here.
+_IMPLEMENTATIONS: dict[str, Callable[[str], Store]] = {"sqlite": _sqlite}
+
+
+def open_store(url: str) -> Store:
+    """The store a URL names, not yet opened: `await store.open()` or `async with store:`."""
+    scheme, separator, _ = url.partition("://")
+    factory = _IMPLEMENTATIONS.get(scheme.lower()) if separator else None
+    if factory is None:
+        known = ", ".join(f"{name}://" for name in _IMPLEMENTATIONS)
+        # Only the scheme is quoted: the rest of a URL may hold a password.
+        raise StoreError(f"unsupported store URL scheme {scheme!r}: expected {known}")
+    return factory(url)

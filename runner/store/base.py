@@ -25,7 +25,7 @@ FINISHED = ("succeeded", "failed")
 
 
 class Store(abc.ABC):
-    """A durable home for jobs, poll state and token blobs; every method is safe to call concurrently."""
+    """A durable home for jobs, poll state and token blobs; safe to call concurrently."""
 
     async def __aenter__(self) -> Store:
         await self.open()
@@ -47,7 +47,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def close(self) -> None:
-        """Commits every write already submitted, then disconnects; later calls raise `StoreError`."""
+        """Commits every write already submitted, then disconnects; later calls raise StoreError."""
 
     @abc.abstractmethod
     async def ping(self) -> bool:
@@ -120,8 +120,10 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def prune(self, *, older_than: datetime | None = None, keep_last: int | None = None) -> int:
-        """Deletes finished jobs (and their steps) and returns how many; never queued or running ones.
+    async def prune(
+        self, *, older_than: datetime | None = None, keep_last: int | None = None
+    ) -> int:
+        """Deletes finished jobs (with their steps) and returns how many; never unfinished ones.
 
         A finished job is deleted when it finished before `older_than` (a naive datetime is taken
         as UTC) and is not among the `keep_last` most recently enqueued finished jobs; a criterion

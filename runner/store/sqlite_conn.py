@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import functools
 import logging
 import queue
 import re
@@ -213,7 +214,12 @@ class Writer:
                 items.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        batch = [i for i in items if isinstance(i, _Pending) and i.future.set_running_or_notify_cancel()]
+        # A caller cancelled before its turn drops its operation (set_running... says so).
+        batch = [
+            item
+            for item in items
+            if isinstance(item, _Pending) and item.future.set_running_or_notify_cancel()
+        ]
         if batch:
             self._commit(conn, batch)
         return not any(item is _STOP for item in items)
@@ -258,12 +264,15 @@ class Reader:
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="runner-store-reader")
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, "runner-store-reader")
         self._conn: sqlite3.Connection | None = None
 
     async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._conn = await loop.run_in_executor(self._pool, connect, self._settings, False)
+        opening = functools.partial(connect, self._settings, write=False)
+        try:
+            self._conn = await asyncio.get_running_loop().run_in_executor(self._pool, opening)
+        except sqlite3.Error as exc:
+            raise store_error(f"opening {self._settings.path} to read", exc) from exc
 
     async def run(self, op: Op[T], what: str) -> T:
         """Runs `op` in one read transaction (one consistent snapshot)."""

@@ -1,0 +1,76 @@
+"""`runner jobs list|show|replay`: the job history in the store, from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+
+from runner.commands.output import print_job_end, print_step
+from runner.daemon.settings import DEFAULT_STORE
+from runner.engine.job import new_job
+from runner.engine.records import JobRecord
+from runner.store.base import Store
+from runner.errors import StoreError
+from runner.store import open_store
+
+
+def run(args: argparse.Namespace) -> int:
+    url = args.store or os.environ.get("RUNNER_STORE") or DEFAULT_STORE
+    try:
+        return asyncio.run(_run(url, args))
+    except StoreError as exc:
+        sys.stderr.write(f"runner: store: {exc}\n")
+        return 2
+
+
+async def _run(url: str, args: argparse.Namespace) -> int:
+    store = open_store(url)
+    await store.open()
+    try:
+        if args.action == "list":
+            return await _list(store, args)
+        job = await store.get_job(args.id)
+        if job is None:
+            sys.stderr.write(f"runner: no job {args.id}\n")
+            return 1
+        if args.action == "show":
+            _show(job, args.format)
+            return 0
+        replay = new_job(job.recipe, job.event, replay_of=job.id)
+        await store.enqueue(replay)
+        if args.format == "json":
+            print(json.dumps({"job_id": replay.id, "replay_of": job.id, "status": "queued"}))
+        else:
+            print(f"queued job {replay.id} (replay of {job.id}); a running `runner serve` on this store runs it")
+        return 0
+    finally:
+        await store.close()
+
+
+async def _list(store: Store, args: argparse.Namespace) -> int:
+    jobs = await store.list_jobs(recipe=args.recipe, status=args.status, limit=args.limit)
+    if args.format == "json":
+        print(json.dumps([{"id": j.id, "recipe": j.recipe, "status": j.status,
+                           "created_at": j.created_at, "error": j.error} for j in jobs], indent=2))
+        return 0
+    if not jobs:
+        print("no jobs")
+    for j in jobs:
+        error = f"  {j.error[:80]}" if j.error else ""
+        print(f"{j.id}  {j.created_at[:19]}  {j.status:9}  {j.recipe}{error}")
+    return 0
+
+
+def _show(job: JobRecord, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(job.to_json(), indent=2, ensure_ascii=False))
+        return
+    print(f"job {job.id}  recipe {job.recipe}  status {job.status}")
+    print(f"created {job.created_at}  started {job.started_at}  finished {job.finished_at}")
+    print("event: " + json.dumps(job.event, ensure_ascii=False)[:2000])
+    for step in job.steps:
+        print_step(step)
+    print_job_end(job)

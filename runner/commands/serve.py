@@ -1,0 +1,75 @@
+"""`runner serve`: the daemon, until SIGTERM or SIGINT; SIGHUP reloads the documents."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+
+from aiohttp import web
+
+from runner.daemon.app import create_app
+from runner.daemon.service import Daemon
+from runner.daemon.settings import Settings
+from runner.errors import DocumentError, RunnerError, StoreError
+from runner.logs import configure
+
+log = logging.getLogger("runner.serve")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = Settings.from_env(
+        paths=args.paths or None, host=args.host, port=args.port, store=args.store,
+        workers=args.workers, reload=True if args.reload else None, log_format=args.log_format,
+    )
+    settings.paths = list(args.paths)
+    try:
+        return asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        return 0
+
+
+async def serve(settings: Settings) -> int:
+    daemon = Daemon(settings)
+    configure(daemon.redactor, settings.log_format, settings.log_level)
+    try:
+        await daemon.start()
+    except DocumentError as exc:
+        sys.stderr.write("runner: refusing to start: the documents are invalid\n")
+        sys.stderr.write("".join(f"{d}\n" for d in exc.diagnostics))
+        return 1
+    except StoreError as exc:
+        sys.stderr.write(f"runner: refusing to start: store: {exc}\n")
+        return 2
+    except RunnerError as exc:
+        sys.stderr.write(f"runner: refusing to start: {exc}\n")
+        return 1
+    runner = web.AppRunner(create_app(daemon), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    try:
+        await site.start()
+    except OSError as exc:
+        sys.stderr.write(f"runner: cannot listen on {settings.host}:{settings.port}: {exc.strerror}\n")
+        await daemon.stop()
+        await runner.cleanup()
+        return 2
+    stop = asyncio.Event()
+    _install_signals(daemon, stop)
+    log.info("listening", extra={"url": f"http://{settings.host}:{settings.port}",
+                                 "store": settings.store.split("?")[0]})
+    await stop.wait()
+    log.info("stopping: draining running jobs", extra={"grace_s": settings.shutdown_grace})
+    await daemon.stop()
+    await runner.cleanup()
+    log.info("stopped")
+    return 0
+
+
+def _install_signals(daemon: Daemon, stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(daemon.reload()))

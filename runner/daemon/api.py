@@ -1,0 +1,72 @@
+"""The jobs API: `GET /api/jobs`, `GET /api/jobs/{id}`, `POST /api/jobs/{id}/replay`.
+
+Off unless `RUNNER_API_TOKEN` is set; every call then needs `Authorization: Bearer <token>`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from aiohttp import web
+
+from runner.daemon.http_errors import error_response
+from runner.engine.job import new_job
+
+
+class JobsApi:
+    def __init__(self, daemon: Any) -> None:
+        self.daemon = daemon
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/api/jobs", self.list_jobs)
+        app.router.add_get("/api/jobs/{id}", self.show_job)
+        app.router.add_post("/api/jobs/{id}/replay", self.replay_job)
+
+    def _refused(self, request: web.Request) -> web.Response | None:
+        token = self.daemon.settings.api_token
+        if not token:
+            return error_response(404, "api-disabled", "the jobs API is off: set RUNNER_API_TOKEN")
+        given = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return error_response(401, "unauthorized", "send Authorization: Bearer <RUNNER_API_TOKEN>")
+        return None
+
+    async def list_jobs(self, request: web.Request) -> web.Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
+        try:
+            limit = min(int(request.query.get("limit", "50")), 500)
+        except ValueError:
+            return error_response(400, "bad-limit", "limit must be a whole number")
+        jobs = await self.daemon.store.list_jobs(
+            recipe=request.query.get("recipe"), status=request.query.get("status"),
+            limit=limit, before=request.query.get("before"),
+        )
+        return web.json_response({"jobs": [_summary(j) for j in jobs]})
+
+    async def show_job(self, request: web.Request) -> web.Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
+        job = await self.daemon.store.get_job(request.match_info["id"])
+        if job is None:
+            return error_response(404, "unknown-job", f"no job {request.match_info['id']}")
+        return web.json_response(job.to_json())
+
+    async def replay_job(self, request: web.Request) -> web.Response:
+        if (refused := self._refused(request)) is not None:
+            return refused
+        job = await self.daemon.store.get_job(request.match_info["id"])
+        if job is None:
+            return error_response(404, "unknown-job", f"no job {request.match_info['id']}")
+        replay = new_job(job.recipe, job.event, replay_of=job.id)
+        await self.daemon.store.enqueue(replay)
+        self.daemon.executor.wake()
+        return web.json_response({"job_id": replay.id, "status": "queued", "replay_of": job.id},
+                                 status=202)
+
+
+def _summary(job: Any) -> dict[str, Any]:
+    return {"id": job.id, "recipe": job.recipe, "status": job.status, "created_at": job.created_at,
+            "started_at": job.started_at, "finished_at": job.finished_at, "error": job.error,
+            "replay_of": job.replay_of}

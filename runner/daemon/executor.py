@@ -1,0 +1,139 @@
+"""The worker pool: claims queued jobs from the store and runs them, checkpointing every step.
+
+A global limit (`workers`) bounds the jobs running in this process; the store enforces each
+recipe's `concurrency` (1 keeps trigger order). A job whose task is cancelled by shutdown stays
+`running` in the store and is requeued by `recover()` on the next start, resuming at its first
+unfinished step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from runner.daemon.active import Active
+from runner.engine.job import run_job
+from runner.engine.records import JobRecord, StepRecord
+from runner.metrics import Metrics
+from runner.store.base import Store
+
+log = logging.getLogger(__name__)
+IDLE_POLL = 1.0  # seconds between store checks when nothing woke the pool
+
+
+class Executor:
+    def __init__(self, store: Store, metrics: Metrics, active: Callable[[], Active], workers: int) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.active = active
+        self.workers = workers
+        self.running: dict[str, asyncio.Task[None]] = {}
+        self.waiters: dict[str, asyncio.Future[JobRecord]] = {}
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Something was enqueued: claim now rather than at the next idle check."""
+        self._wake.set()
+
+    def waiter(self, job_id: str) -> asyncio.Future[JobRecord]:
+        """A future resolved with the job's final record when this process finishes it."""
+        future = self.waiters.get(job_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self.waiters[job_id] = future
+        return future
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            claimed = 0
+            free = self.workers - len(self.running)
+            if free > 0:
+                claimed = await self._claim(free)
+            if claimed == 0 or claimed == free:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL if claimed == 0 else 0.05)
+                except TimeoutError:
+                    pass
+
+    async def _claim(self, free: int) -> int:
+        active = self.active()
+        concurrency = {n: r.spec.concurrency for n, r in active.project.recipes.items()}
+        busy: dict[str, int] = {}
+        try:
+            jobs = await self.store.claim(free, busy, concurrency)
+        except Exception:
+            log.exception("claiming jobs failed; retrying")
+            await asyncio.sleep(IDLE_POLL)
+            return 0
+        for job in jobs:
+            task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
+            self.running[job.id] = task
+        self.metrics.running.set(len(self.running))
+        return len(jobs)
+
+    async def _run_job(self, job: JobRecord) -> None:
+        active = self.active()
+        recipe = active.project.recipes.get(job.recipe)
+        extra = {"job": job.id, "recipe": job.recipe}
+        try:
+            if recipe is None:
+                job.status, job.error = "failed", f"recipe {job.recipe} is no longer loaded"
+                job.finished_at = datetime.now(UTC).isoformat()
+            else:
+                log.info("job started", extra={**extra, "resumed_steps": len(job.steps)})
+                job = await run_job(active.runtime, recipe, job, self._checkpoint)
+            await self.store.finish(job)
+        except asyncio.CancelledError:
+            log.warning("job interrupted by shutdown; it resumes on the next start", extra=extra)
+            raise
+        except Exception as exc:  # the daemon never dies on one bad job
+            log.exception("job crashed", extra=extra)
+            job.status, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
+            job.finished_at = datetime.now(UTC).isoformat()
+            await self._finish_quietly(job)
+        finally:
+            self.running.pop(job.id, None)
+            self.metrics.running.set(len(self.running))
+            self._wake.set()
+        self._report(job, extra)
+
+    async def _checkpoint(self, job: JobRecord, step: StepRecord) -> None:
+        await self.store.checkpoint(job.id, step)
+        self.metrics.step_seconds.labels(job.recipe).observe(step.duration_ms / 1000)
+        log.info(
+            "step finished",
+            extra={"job": job.id, "recipe": job.recipe, "step": step.id, "status": step.status,
+                   "duration_ms": step.duration_ms},
+        )
+
+    async def _finish_quietly(self, job: JobRecord) -> None:
+        try:
+            await self.store.finish(job)
+        except Exception:
+            log.exception("could not record the job's failure", extra={"job": job.id})
+
+    def _report(self, job: JobRecord, extra: dict[str, str]) -> None:
+        self.metrics.jobs.labels(job.recipe, job.status).inc()
+        level = logging.INFO if job.status == "succeeded" else logging.WARNING
+        log.log(level, f"job {job.status}", extra={**extra, "status": job.status, "error": job.error})
+        future = self.waiters.pop(job.id, None)
+        if future is not None and not future.done():
+            future.set_result(job)
+
+    async def drain(self, grace: float) -> int:
+        """Stops claiming, lets running jobs finish within `grace`, cancels the rest."""
+        self._stopping = True
+        self._wake.set()
+        tasks = list(self.running.values())
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+        left = [t for t in tasks if not t.done()]
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.gather(*left, return_exceptions=True)
+        return len(left)

@@ -1,0 +1,159 @@
+"""The webhook endpoint: `/webhooks/<path>` for every enabled webhook recipe.
+
+Order of checks: known path (404), method (405), size (413, before reading past the limit),
+verification (401), body parsing (400), dedup, durable enqueue. Only after the store has
+committed the job does the sender get its 2xx, so an acknowledged webhook is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+from runner.daemon.active import Active, WebhookRoute
+from runner.daemon.http_errors import error_response
+from runner.engine.job import job_context, new_job
+from runner.errors import RunnerError
+from runner.redact import SENSITIVE_HEADERS
+from runner.templating import render_tree
+from runner.triggers.verify import VerificationError, verify_request
+
+log = logging.getLogger(__name__)
+
+
+class WebhookHandler:
+    """Turns accepted webhook requests into stored jobs; `daemon` gives store, executor, metrics."""
+
+    def __init__(self, daemon: Any) -> None:
+        self.daemon = daemon
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        active: Active = self.daemon.active
+        path = request.match_info["path"].strip("/")
+        route = active.webhooks.get(path)
+        if route is None:
+            return error_response(404, "unknown-webhook", f"no recipe serves /webhooks/{path}")
+        response = await self._handle(request, route, active)
+        self.daemon.metrics.webhooks.labels(route.recipe.name, str(response.status)).inc()
+        return response
+
+    async def _handle(self, request: web.Request, route: WebhookRoute, active: Active) -> web.Response:
+        if not self.daemon.accepting:
+            return error_response(503, "shutting-down", "the runner is shutting down; retry later")
+        if request.method not in route.methods:
+            allowed = ", ".join(sorted(route.methods))
+            return error_response(405, "method-not-allowed", f"use {allowed}")
+        body = await _read_body(request, route.max_body)
+        if body is None:
+            return error_response(413, "body-too-large", f"the body is larger than {route.max_body} bytes")
+        if route.auth is not None:
+            try:
+                verify_request(route.auth, request.headers, body, time.time())
+            except VerificationError as exc:
+                log.warning("webhook refused", extra={"recipe": route.recipe.name, "reason": str(exc)})
+                return error_response(401, "unauthorized", str(exc))
+        try:
+            event = _event(request, body)
+        except ValueError as exc:
+            return error_response(400, "bad-body", str(exc))
+        return await self._accept(route, active, event)
+
+    async def _accept(self, route: WebhookRoute, active: Active, event: dict[str, Any]) -> web.Response:
+        recipe, hook = route.recipe, route.recipe.webhook
+        assert hook is not None
+        redactor = active.runtime.redactor
+        job = new_job(recipe.name, redactor.redact_data(event))
+        dedup = None
+        if hook.dedup is not None:
+            try:
+                dedup = _dedup_key(hook.dedup, active, recipe, job)
+            except RunnerError as exc:
+                return error_response(400, "bad-dedup", f"dedup: {exc}")
+        executor = self.daemon.executor
+        waiter = executor.waiter(job.id) if hook.spec.respond == "sync" else None
+        job_id, created = await self.daemon.store.enqueue(job, dedup)
+        if not created:
+            executor.waiters.pop(job.id, None)
+            return web.json_response({"job_id": job_id, "status": "duplicate"}, status=200)
+        executor.wake()
+        if waiter is None:
+            return web.json_response({"job_id": job_id, "status": "queued"}, status=202)
+        return await _sync_response(route, active, job_id, waiter, hook.spec.timeout)
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to exceed `limit` (nothing more is read)."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks, total = [], 0
+    async for chunk in request.content.iter_chunked(65536):
+        total += len(chunk)
+        if total > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _event(request: web.Request, body: bytes) -> dict[str, Any]:
+    """The trigger as templates see it; credential headers are stored as `***`."""
+    mime = request.content_type.lower()
+    text = body.decode(request.charset or "utf-8", errors="replace")
+    parsed: Any = text
+    if mime == "application/json" or mime.endswith("+json"):
+        try:
+            parsed = json.loads(text) if text.strip() else None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    elif mime == "application/x-www-form-urlencoded":
+        parsed = dict(parse_qsl(text, keep_blank_values=True))
+    headers = {k: ("***" if k.lower() in SENSITIVE_HEADERS else v) for k, v in request.headers.items()}
+    return {
+        "body": parsed,
+        "headers": headers,
+        "query": dict(request.query),
+        "method": request.method,
+        "received_at": datetime.now(UTC).isoformat(),
+    }
+
+
+def _dedup_key(template: Any, active: Active, recipe: Any, job: Any) -> str | None:
+    context = job_context(active.runtime, recipe, job)
+    value = render_tree(template, context)
+    return None if value is None or value == "" else str(value)
+
+
+async def _sync_response(
+    route: WebhookRoute, active: Active, job_id: str, waiter: asyncio.Future[Any], timeout: float
+) -> web.Response:
+    try:
+        job = await asyncio.wait_for(asyncio.shield(waiter), timeout)
+    except TimeoutError:
+        return error_response(504, "job-timeout", f"the job did not finish within {timeout:g}s; it goes on",
+                              job_id=job_id)
+    if job.status != "succeeded":
+        return error_response(502, "job-failed", job.error or "the job failed", job_id=job_id)
+    hook = route.recipe.webhook
+    assert hook is not None
+    if hook.response is None:
+        return web.json_response({"job_id": job_id, "status": job.status}, status=200)
+    try:
+        rendered = render_tree(hook.response, job_context(active.runtime, route.recipe, job))
+    except RunnerError as exc:
+        return error_response(500, "bad-response", f"response: {exc}", job_id=job_id)
+    return _rendered_response(rendered)
+
+
+def _rendered_response(rendered: dict[str, Any]) -> web.Response:
+    headers = {str(k): str(v) for k, v in (rendered.get("headers") or {}).items()}
+    body = rendered.get("body")
+    status = int(rendered.get("status") or 200)
+    if isinstance(body, (dict, list)) or body is None:
+        return web.json_response(body, status=status, headers=headers)
+    return web.Response(text=str(body), status=status, headers=headers)

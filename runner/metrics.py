@@ -1,0 +1,42 @@
+"""Prometheus metrics of the daemon, in a registry of its own (so tests can build several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+
+class Metrics:
+    """Every metric the daemon exports; names start with `runner_`."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.webhooks = Counter(
+            "runner_webhooks", "Webhook requests by recipe and HTTP status", ["recipe", "status"],
+            registry=r,
+        )
+        self.jobs = Counter(
+            "runner_jobs", "Finished jobs by recipe and outcome", ["recipe", "outcome"], registry=r
+        )
+        self.step_seconds = Histogram(
+            "runner_step_duration_seconds", "Step duration", ["recipe"], registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+        )
+        self.queue_depth = Gauge("runner_queue_depth", "Jobs queued, not yet running", registry=r)
+        self.running = Gauge("runner_jobs_running", "Jobs running in this process", registry=r)
+        self.polls = Counter(
+            "runner_polls", "Poll runs by recipe and outcome", ["recipe", "outcome"], registry=r
+        )
+        self.poll_records = Counter(
+            "runner_poll_records", "Records emitted by polls", ["recipe"], registry=r
+        )
+        self.poll_lag = Histogram(
+            "runner_poll_lag_seconds", "How late a poll started after it was due", registry=r,
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5),
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

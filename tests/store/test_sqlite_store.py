@@ -1,0 +1,210 @@
+"""What only the SQLite store does: URLs, WAL, migrations, group commit, surviving a SIGKILL."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+import sys
+import textwrap
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runner.engine.records import JobRecord
+from runner.errors import StoreError
+from runner.store import open_store
+from runner.store.sqlite import SQLiteStore, settings_from_url
+from runner.store.sqlite_conn import Settings, split_sql
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def make_job(recipe: str = "r", **event: Any) -> JobRecord:
+    return JobRecord(uuid.uuid4().hex, recipe, "queued", event, datetime.now(UTC).isoformat())
+
+
+async def writer_pragma(store: SQLiteStore, name: str) -> Any:
+    """A pragma as the store's own write connection sees it."""
+    assert store._writer is not None
+    return await store._writer.run(lambda c: c.execute(f"PRAGMA {name}").fetchone()[0], name)
+
+
+def test_urls_name_relative_absolute_and_memory_databases(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert settings_from_url("sqlite:///data/runner.db").path == str(tmp_path / "data/runner.db")
+    assert settings_from_url("sqlite:////var/lib/runner.db") == Settings("/var/lib/runner.db")
+    assert settings_from_url("sqlite://:memory:").path == ":memory:"
+    options = settings_from_url("sqlite:///a.db?synchronous=NORMAL&busy_timeout=250")
+    assert (options.synchronous, options.busy_timeout_ms) == ("normal", 250)
+
+
+@pytest.mark.parametrize(
+    ("url", "complaint"),
+    [
+        ("sqlite://host/x.db", "expected sqlite:///"),
+        ("sqlite:///", "expected sqlite:///"),
+        ("sqlite:///x.db?synchronus=full", "unknown option 'synchronus'"),
+        ("sqlite:///x.db?synchronous=fast", "synchronous must be one of"),
+        ("sqlite:///x.db?busy_timeout=soon", "busy_timeout must be"),
+        ("mysql://user:hunter2@db/runner", "unsupported store URL scheme 'mysql'"),
+        ("runner.db", "unsupported store URL"),
+    ],
+)
+def test_bad_urls_are_refused_clearly(url: str, complaint: str) -> None:
+    with pytest.raises(StoreError, match=complaint) as caught:
+        open_store(url)
+    assert "hunter2" not in str(caught.value)
+
+
+async def test_first_open_creates_folder_and_file_in_wal_mode(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "deep" / "runner.db"
+    store = open_store(f"sqlite:///{path}")
+    assert isinstance(store, SQLiteStore) and not path.exists()
+    async with store:
+        assert path.exists()
+        assert await writer_pragma(store, "synchronous") == 2  # FULL
+        assert await writer_pragma(store, "foreign_keys") == 1
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+async def test_synchronous_can_be_relaxed_in_the_url(tmp_path: Path) -> None:
+    async with SQLiteStore.from_url(f"sqlite:///{tmp_path}/r.db?synchronous=normal") as store:
+        assert await writer_pragma(store, "synchronous") == 1  # NORMAL
+
+
+async def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/r.db"
+    for _ in range(2):
+        async with open_store(url) as store:
+            await store.enqueue(make_job())
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        assert conn.execute("SELECT version, name FROM schema_migrations").fetchall() == [
+            (1, "initial")
+        ]
+        assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 2
+
+
+async def test_stores_opening_a_fresh_file_at_once_all_work(tmp_path: Path) -> None:
+    stores = [open_store(f"sqlite:///{tmp_path}/r.db") for _ in range(4)]
+    await asyncio.gather(*(store.open() for store in stores))
+    try:
+        await asyncio.gather(*(store.enqueue(make_job(f"r{n}")) for n, store in enumerate(stores)))
+        assert await stores[0].queue_depth() == 4
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
+
+
+async def test_a_schema_newer_than_the_runner_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/r.db"
+    async with open_store(url):
+        pass
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (9999, 'future', 'x')")
+    store = open_store(url)
+    with pytest.raises(StoreError, match="upgrade the runner"):
+        await store.open()
+    assert await store.ping() is False
+
+
+def test_migration_scripts_split_where_sqlite_sees_statements_end() -> None:
+    script = "-- a table\nCREATE TABLE a (x TEXT DEFAULT ';');\n\nCREATE TABLE b (y);  -- done\n"
+    assert split_sql(script) == [
+        "-- a table\nCREATE TABLE a (x TEXT DEFAULT ';');",
+        "CREATE TABLE b (y);  -- done",
+    ]
+    with pytest.raises(StoreError, match="incomplete"):
+        split_sql("CREATE TABLE c (z")
+
+
+async def test_concurrent_enqueues_share_few_commits(tmp_path: Path) -> None:
+    async with SQLiteStore.from_url(f"sqlite:///{tmp_path}/r.db") as store:
+        before = store.commits
+        jobs = [make_job(f"r{n % 7}", n=n) for n in range(500)]
+        results = await asyncio.gather(*(store.enqueue(job) for job in jobs))
+        commits = store.commits - before
+        assert results == [(job.id, True) for job in jobs]
+        assert commits <= 10, f"500 enqueues took {commits} commits"
+        assert await store.queue_depth() == 500
+
+
+async def test_a_failing_write_does_not_undo_the_others_in_its_commit(tmp_path: Path) -> None:
+    async with open_store(f"sqlite:///{tmp_path}/r.db") as store:
+        taken = make_job()
+        await store.enqueue(taken)
+        clash = JobRecord(taken.id, "r", "queued", {}, taken.created_at)
+        before, after = make_job(), make_job()
+        results = await asyncio.gather(
+            store.enqueue(before), store.enqueue(clash), store.enqueue(after),
+            return_exceptions=True,
+        )
+        assert results[0] == (before.id, True) and results[2] == (after.id, True)
+        assert isinstance(results[1], StoreError)
+        assert await store.queue_depth() == 3
+
+
+async def test_close_commits_writes_already_submitted(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/r.db"
+    store = open_store(url)
+    await store.open()
+    jobs = [make_job(n=n) for n in range(50)]
+    pending = [asyncio.ensure_future(store.enqueue(job)) for job in jobs]
+    await asyncio.sleep(0)  # each enqueue hands its write to the writer thread
+    await store.close()
+    assert [await task for task in pending] == [(job.id, True) for job in jobs]
+    async with open_store(url) as reopened:
+        assert await reopened.queue_depth() == 50
+
+
+async def test_memory_stores_are_private_and_complete(tmp_path: Path) -> None:
+    async with open_store("sqlite://:memory:") as one, open_store("sqlite://:memory:") as two:
+        job = make_job()
+        await one.enqueue(job)
+        assert await one.get_job(job.id) == job
+        assert await two.get_job(job.id) is None
+        assert await one.ping() is True
+    assert not list(tmp_path.iterdir())
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, sys, uuid
+    from runner.engine.records import JobRecord
+    from runner.store import open_store
+
+    async def main() -> None:
+        store = open_store(sys.argv[1])
+        await store.open()
+        job = JobRecord(uuid.uuid4().hex, "hook", "queued", {"body": {"n": 1}}, "2024-01-01")
+        job_id, _ = await store.enqueue(job)
+        print(job_id, flush=True)  # the moment a webhook would be answered 202
+        await asyncio.sleep(30)
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_an_enqueued_job_survives_sigkill_right_after_enqueue_returns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/r.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, url, stdout=asyncio.subprocess.PIPE, env=env, cwd=REPO
+    )
+    assert child.stdout is not None
+    try:
+        line = await asyncio.wait_for(child.stdout.readline(), timeout=15)
+    finally:
+        child.kill()  # SIGKILL: no close, no flush, no atexit
+        await asyncio.wait_for(child.wait(), timeout=5)
+    job_id = line.decode().strip()
+    assert job_id, "the child printed no job id"
+    async with open_store(url) as store:
+        job = await store.get_job(job_id)
+        assert job is not None and job.event == {"body": {"n": 1}} and job.status == "queued"
