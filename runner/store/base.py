@@ -4,6 +4,8 @@ A store keeps jobs (their event and each finished step), poll state and OAuth2 t
 write a method awaits is committed -- durable -- when the call returns: a webhook answered 202
 after `enqueue` returned is never lost, and a step that `checkpoint` recorded is never sent again.
 
+A call cancelled before its write started stores nothing; one cancelled later may still commit.
+
 Ordering is by insertion (an increasing sequence the store assigns), never by timestamps, so
 "oldest first" holds even when clocks jump. Implementations: `sqlite.SQLiteStore`; a PostgreSQL
 one is planned. Obtain one with `runner.store.open_store(url)`; the contract every implementation

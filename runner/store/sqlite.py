@@ -28,10 +28,16 @@ from runner.errors import StoreError
 from runner.store import sqlite_queries as q
 from runner.store.base import DEFAULT_CONCURRENCY, FINISHED, Store
 from runner.store.sqlite_conn import (
-    MEMORY, Op, Reader, Settings, T, Writer, load_migrations, migrate,
+    MEMORY,
+    Op,
+    Reader,
+    Settings,
+    T,
+    Writer,
+    load_migrations,
+    migrate,
 )
 
-_SYNCHRONOUS = ("off", "normal", "full", "extra")
 _JOB_FIELDS = [name.strip() for name in q.JOB_COLUMNS.split(",")]
 _NO_BOUND = 2**63 - 1  # above every seq
 _StepRow = tuple[str, str, str]  # job id, step id, StepRecord JSON
@@ -55,13 +61,13 @@ def settings_from_url(url: str) -> Settings:
     unknown = sorted(set(options) - {"synchronous", "busy_timeout"})
     if unknown:
         raise StoreError(f"{url}: unknown option {unknown[0]!r} (known: synchronous, busy_timeout)")
-    synchronous = options.get("synchronous", "full").lower()
-    if synchronous not in _SYNCHRONOUS:
-        raise StoreError(f"{url}: synchronous must be one of {', '.join(_SYNCHRONOUS)}")
     timeout = options.get("busy_timeout", "5000")
     if not timeout.isdigit():
         raise StoreError(f"{url}: busy_timeout must be a number of milliseconds")
-    return Settings(path, synchronous, int(timeout))
+    try:
+        return Settings(path, options.get("synchronous", "full").lower(), int(timeout))
+    except StoreError as exc:
+        raise StoreError(f"{url}: {exc}") from exc
 
 
 class SQLiteStore(Store):
@@ -109,7 +115,7 @@ class SQLiteStore(Store):
 
     async def ping(self) -> bool:
         try:
-            return await self._read(_fetchone("SELECT 1"), "ping") == (1,)
+            return bool(await self._read(_fetchone("SELECT 1"), "ping") == (1,))
         except Exception:  # noqa: BLE001 -- readiness is a yes or no
             return False
 
@@ -179,7 +185,8 @@ class SQLiteStore(Store):
     async def load_poll_state(self, recipe: str) -> dict[str, Any] | None:
         what = f"reading the poll state of recipe {recipe}"
         row = await self._read(_fetchone(q.SELECT_POLL_STATE, (recipe,)), what)
-        return None if row is None else json.loads(row[0])
+        state: dict[str, Any] | None = None if row is None else json.loads(row[0])
+        return state
 
     async def commit_poll(self, recipe: str, state: dict[str, Any], jobs: list[JobRecord]) -> None:
         new = [_encode_new(job, None) for job in jobs]

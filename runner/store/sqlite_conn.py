@@ -31,6 +31,7 @@ T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], T]
 
 MEMORY = ":memory:"
+SYNCHRONOUS = ("off", "normal", "full", "extra")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
@@ -41,6 +42,13 @@ class Settings:
     path: str  # a file path, or ":memory:"
     synchronous: str = "full"  # full: a commit survives power loss; normal: a process crash
     busy_timeout_ms: int = 5000  # how long to wait for another process's lock
+
+    def __post_init__(self) -> None:
+        # Both end up inside PRAGMA statements, which take no parameters.
+        if self.synchronous not in SYNCHRONOUS:
+            raise StoreError(f"synchronous must be one of {', '.join(SYNCHRONOUS)}")
+        if not isinstance(self.busy_timeout_ms, int) or self.busy_timeout_ms < 0:
+            raise StoreError("busy_timeout must be a number of milliseconds")
 
 
 def connect(settings: Settings, *, write: bool) -> sqlite3.Connection:
