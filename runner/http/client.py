@@ -1,9 +1,11 @@
 """Sending requests: one pooled aiohttp session per connection, retries, redirects, egress checks.
 
 `ConnectionClient.send` is the only place a request leaves the process. It applies the
-connection's auth, waits for its rate limit, follows redirects for GET and HEAD only (each hop
-checked against the egress policy, credentials dropped when the origin changes), retries by the
-pure rules of `runner.http.retry`, and returns an `Exchange` describing everything that happened.
+connection's auth, waits for its rate limit before every request that goes out (redirect hops
+included), follows redirects for GET and HEAD only (each hop checked against the egress policy,
+credentials dropped when the origin differs from the first request's), retries by the pure rules
+of `runner.http.retry`, and returns an `Exchange` describing everything that happened. It never
+raises for a network or HTTP problem: a job must be able to record why a request failed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import random
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -19,17 +22,20 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from runner import __version__
 from runner.engine.records import AttemptRecord
-from runner.errors import EgressError
+from runner.errors import EgressError, RunnerError
 from runner.http.auth import Auth, StaticAuth
 from runner.http.egress import EgressPolicy, egress_error_of, make_connector
+from runner.http.failures import classify, describe, is_final, read_limited
 from runner.http.ratelimit import RateLimiter
 from runner.http.retry import Failure, RetryPolicy, retry_delay
+from runner.redact import Redactor
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
-MAX_RESPONSE_BYTES = 50 * 1024 * 1024
 CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
+USER_AGENT = f"runner/{__version__}"
 
 
 @dataclass
@@ -42,15 +48,22 @@ class OutgoingRequest:
     headers: CIMultiDict[str] = field(default_factory=CIMultiDict)
     data: bytes | None = None
     timeout: float | None = None
+    expect: frozenset[int] | None = None  # None: any 2xx
+
+    def accepts(self, status: int) -> bool:
+        """Whether `status` is a success for this request (an accepted status is never retried)."""
+        return status in self.expect if self.expect else 200 <= status < 300
 
 
 @dataclass
 class Exchange:
-    """The outcome of sending one request, retries included."""
+    """The outcome of sending one request, retries included (fields describe the last attempt)."""
 
     request: OutgoingRequest
-    sent_url: URL | None = None
-    sent_headers: CIMultiDict[str] | None = None
+    sent_url: URL | None = None  # the first hop as sent: query with auth parameters
+    sent_headers: CIMultiDict[str] | None = None  # the first hop's headers, auth included
+    final_url: URL | None = None  # where the response came from (after redirects)
+    redirects: list[URL] = field(default_factory=list)
     status: int | None = None
     reason: str = ""
     headers: CIMultiDictProxy[str] | None = None
@@ -58,7 +71,7 @@ class Exchange:
     attempts: list[AttemptRecord] = field(default_factory=list)
     error: str | None = None
     failure: Failure | None = None  # why no response arrived: "timeout" or "connection"
-    refused: bool = False
+    refused: bool = False  # the egress policy refused the request
 
     @property
     def responded(self) -> bool:
@@ -72,12 +85,15 @@ class ClientSettings:
     name: str
     policy: EgressPolicy = field(default_factory=EgressPolicy)
     ssl_context: ssl.SSLContext | bool = True
-    proxy: str | None = None
+    proxy: str | None = None  # without userinfo: proxy credentials go in proxy_headers
+    proxy_headers: dict[str, str] | None = None
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate_limiter: RateLimiter | None = None
     auth: Auth = field(default_factory=StaticAuth)
     resolver: aiohttp.abc.AbstractResolver | None = None
+    redactor: Redactor | None = None  # headers holding a known secret never cross origins
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep
 
 
 class ConnectionClient:
@@ -88,6 +104,7 @@ class ConnectionClient:
         self._session: aiohttp.ClientSession | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
+        """Created on first use, inside the running event loop that will use it."""
         if self._session is None or self._session.closed:
             s = self.settings
             connector = make_connector(
@@ -95,7 +112,8 @@ class ConnectionClient:
                 limit=100, ttl_dns_cache=60,
             )
             self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, cookie_jar=aiohttp.DummyCookieJar(),
+                connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                headers={"User-Agent": USER_AGENT},
             )
         return self._session
 
@@ -107,30 +125,39 @@ class ConnectionClient:
         """Sends with auth, rate limit, redirects and retries; never raises for HTTP problems."""
         policy = retry or self.settings.retry
         exchange = Exchange(request)
-        refreshed = False
-        waited = 0.0
-        attempt = 0
+        refreshed, waited, attempt = False, 0.0, 0
         while True:
             attempt += 1
             await self._attempt(exchange, waited)
-            if exchange.status == 401 and not refreshed and await self.settings.auth.refresh():
-                refreshed, waited = True, 0.0
+            if exchange.status == 401 and not refreshed and await self._refresh(exchange):
+                refreshed, waited = True, 0.0  # one refresh and one more try, not counted
                 attempt -= 1
                 continue
             delay = self._delay(policy, exchange, attempt)
             if delay is None:
                 return exchange
             waited = delay
-            await asyncio.sleep(delay)
+            await self.settings.sleep(delay)
+
+    async def _refresh(self, exchange: Exchange) -> bool:
+        try:
+            return await self.settings.auth.refresh()
+        except RunnerError as exc:
+            exchange.error = f"answered 401 and the credentials could not be renewed: {exc}"
+            return False
 
     def _delay(self, policy: RetryPolicy, exchange: Exchange, attempt: int) -> float | None:
-        if exchange.refused or attempt >= policy.attempts:
+        """Seconds to wait before the next attempt, or None when this exchange is final."""
+        status = exchange.status
+        if status is not None and (exchange.error or exchange.request.accepts(status)):
             return None
+        if status is None and exchange.failure is None:
+            return None  # refused, or an error trying again cannot fix
         retry_after = exchange.headers.get("Retry-After") if exchange.headers is not None else None
         return retry_delay(
             policy, method=exchange.request.method, attempt=attempt,
-            status=exchange.status, failure=exchange.failure, retry_after=retry_after,
-            now=datetime.now(UTC), rand=random.random(),
+            status=status, failure=None if status is not None else exchange.failure,
+            retry_after=retry_after, now=datetime.now(UTC), rand=random.random(),
         )
 
     async def _attempt(self, exchange: Exchange, waited: float) -> None:
@@ -140,24 +167,37 @@ class ConnectionClient:
         )
         exchange.attempts.append(record)
         exchange.status, exchange.headers, exchange.body = None, None, b""
-        exchange.error, exchange.failure = None, None
+        exchange.error, exchange.failure, exchange.refused = None, None, False
+        exchange.redirects = []
         try:
-            if self.settings.rate_limiter is not None:
-                await self.settings.rate_limiter.acquire()
             await self._follow(exchange)
         except EgressError as exc:
             exchange.refused, exchange.error = True, str(exc)
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except RunnerError as exc:  # e.g. an OAuth2 token that cannot be obtained
+            exchange.error = str(exc)
+        except asyncio.TimeoutError:
             exchange.failure = "timeout"
             exchange.error = f"timeout: no response within {self._timeout(exchange.request):g}s"
         except aiohttp.ClientError as exc:
-            refusal = egress_error_of(exc)
-            if refusal is not None:
-                exchange.refused, exchange.error = True, str(refusal)
-            else:
-                exchange.failure, exchange.error = _classify(exc), _describe(exc)
+            self._client_error(exchange, exc)
+        except (ValueError, OSError) as exc:  # e.g. a header aiohttp refuses to send
+            exchange.error = f"request not sent: {exc}"
         record.duration_ms = round((time.perf_counter() - started) * 1000, 3)
         record.status, record.error = exchange.status, exchange.error
+
+    def _client_error(self, exchange: Exchange, exc: aiohttp.ClientError) -> None:
+        exchange.status, exchange.headers = None, None
+        refusal = egress_error_of(exc)
+        if refusal is not None:
+            exchange.refused, exchange.error = True, self._after_redirect(exchange, refusal)
+            return
+        exchange.error = describe(exc)
+        exchange.failure = None if is_final(exc) else classify(exc)
+
+    def _after_redirect(self, exchange: Exchange, refusal: EgressError) -> str:
+        if not exchange.redirects:
+            return str(refusal)
+        return f"redirect to {exchange.redirects[-1].origin()} {refusal}"
 
     def _timeout(self, request: OutgoingRequest) -> float:
         return request.timeout if request.timeout is not None else self.settings.timeout
@@ -168,79 +208,74 @@ class ConnectionClient:
         auth_headers: CIMultiDict[str] = CIMultiDict()
         auth_params: list[tuple[str, str]] = []
         await self.settings.auth.apply(auth_headers, auth_params)
-        url, params = request.url, [*request.params, *auth_params]
-        headers = CIMultiDict(request.headers)
-        headers.update(auth_headers)
-        origin = url.origin()
-        for _hop in range(MAX_REDIRECTS + 1):
-            self.settings.policy.check_url(url)
-            exchange.sent_url = url.update_query(params) if params else url
-            exchange.sent_headers = headers
-            await self._once(exchange, url, params, headers)
+        url, origin = request.url, request.url.origin()
+        for hop in range(MAX_REDIRECTS + 1):
+            if url.origin() != origin:  # credentials never follow to another origin
+                headers, params = self._without_credentials(request.headers), []
+            else:
+                headers = CIMultiDict(request.headers)
+                headers.update(auth_headers)
+                params = [*request.params, *auth_params] if hop == 0 else [
+                    (k, v) for k, v in auth_params if k not in url.query
+                ]
+            if hop == 0:
+                exchange.sent_url = url.extend_query(params) if params else url
+                exchange.sent_headers = headers
+            await self._hop(exchange, url, params, headers)
             location = exchange.headers.get("Location") if exchange.headers else None
-            if exchange.status not in REDIRECTS or request.method not in ("GET", "HEAD") or not location:
+            if exchange.status not in REDIRECTS or request.method not in ("GET", "HEAD"):
                 return
-            url = url.join(URL(location))
-            if url.origin() == origin:
-                params = list(auth_params)
-            else:  # credentials never follow a redirect to another origin
-                headers, params = _without_credentials(request.headers), []
-        exchange.error = f"more than {MAX_REDIRECTS} redirects"
+            if not location:
+                return
+            if hop == MAX_REDIRECTS:
+                exchange.error = f"stopped after {MAX_REDIRECTS} redirects (the limit)"
+                return
+            url = _redirect_target(url, location)
+            exchange.redirects.append(url)
 
-    async def _once(
+    async def _hop(
         self, exchange: Exchange, url: URL, params: list[tuple[str, str]], headers: CIMultiDict[str]
     ) -> None:
+        """One request on the wire: egress check of the URL, rate limit, send, read."""
+        try:
+            self.settings.policy.check_url(url)
+        except EgressError as exc:
+            raise EgressError(self._after_redirect(exchange, exc)) from exc
+        if self.settings.rate_limiter is not None:
+            await self.settings.rate_limiter.acquire()
+        exchange.final_url = url
         session = self._get_session()
         timeout = aiohttp.ClientTimeout(total=self._timeout(exchange.request))
         async with session.request(
             exchange.request.method, url, params=params or None, headers=headers,
-            data=exchange.request.data,
-            allow_redirects=False, proxy=self.settings.proxy, timeout=timeout,
+            data=exchange.request.data, allow_redirects=False, proxy=self.settings.proxy,
+            proxy_headers=self.settings.proxy_headers, timeout=timeout,
         ) as response:
             exchange.status, exchange.reason = response.status, response.reason or ""
             exchange.headers = response.headers
-            exchange.body = await _read_limited(response)
+            exchange.body = await read_limited(response)
+
+    def _without_credentials(self, headers: CIMultiDict[str]) -> CIMultiDict[str]:
+        """The step's own headers minus credentials: what may follow a redirect to another origin.
+
+        Besides the credential headers by name, any header whose value holds a known secret
+        (an API key put in `headers:` rather than `auth:`) stays behind.
+        """
+        redactor = self.settings.redactor
+        kept: CIMultiDict[str] = CIMultiDict()
+        for name, value in headers.items():
+            if name.lower() in (n.lower() for n in CREDENTIAL_HEADERS):
+                continue
+            if redactor is not None and redactor.redact_text(value) != value:
+                continue
+            kept.add(name, value)
+        return kept
 
 
-async def _read_limited(response: aiohttp.ClientResponse) -> bytes:
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in response.content.iter_chunked(65536):
-        total += len(chunk)
-        if total > MAX_RESPONSE_BYTES:
-            raise aiohttp.ClientPayloadError(
-                f"response larger than {MAX_RESPONSE_BYTES // (1024 * 1024)} MiB"
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _without_credentials(headers: CIMultiDict[str]) -> CIMultiDict[str]:
-    """The step's own headers minus credentials: what may follow a redirect to another origin."""
-    kept = CIMultiDict(headers)
-    for name in CREDENTIAL_HEADERS:
-        kept.popall(name, None)
-    return kept
-
-
-def _classify(exc: aiohttp.ClientError) -> Failure:
-    """"connection" when nothing can have reached the server, else "timeout" (maybe it did)."""
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return "connection"
-    return "timeout"
-
-
-def _describe(exc: aiohttp.ClientError) -> str:
-    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
-        return f"connection failed: TLS certificate not accepted ({exc.certificate_error})"
-    if isinstance(exc, aiohttp.ClientSSLError):
-        return f"connection failed: TLS error ({exc})"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"connection failed: {exc.os_error.strerror or exc.os_error} ({exc.host}:{exc.port})"
-    if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "connection failed: the server closed the connection without answering"
-    if isinstance(exc, aiohttp.ClientOSError):
-        return f"connection failed: {exc.strerror or exc}"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return f"response failed: {exc}"
-    return f"connection failed: {type(exc).__name__}: {exc}"
+def _redirect_target(current: URL, location: str) -> URL:
+    """Where a Location header points, resolved against the URL that answered."""
+    try:
+        target = current.join(URL(location.strip()))
+    except ValueError as exc:
+        raise EgressError(f"refused: the redirect location is not a valid URL ({exc})") from exc
+    return target.with_fragment(None)
