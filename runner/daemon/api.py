@@ -12,6 +12,7 @@ from aiohttp import web
 
 from runner.daemon.http_errors import error_response
 from runner.engine.job import new_job
+from runner.errors import StoreError
 
 
 class JobsApi:
@@ -39,10 +40,13 @@ class JobsApi:
             limit = min(int(request.query.get("limit", "50")), 500)
         except ValueError:
             return error_response(400, "bad-limit", "limit must be a whole number")
-        jobs = await self.daemon.store.list_jobs(
-            recipe=request.query.get("recipe"), status=request.query.get("status"),
-            limit=limit, before=request.query.get("before"),
-        )
+        try:
+            jobs = await self.daemon.store.list_jobs(
+                recipe=request.query.get("recipe"), status=request.query.get("status"),
+                limit=limit, before=request.query.get("before"),
+            )
+        except StoreError as exc:
+            return error_response(400, "bad-query", str(exc))
         return web.json_response({"jobs": [_summary(j) for j in jobs]})
 
     async def show_job(self, request: web.Request) -> web.Response:
