@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from typing import Any
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode
 
 from multidict import CIMultiDict
 from yarl import URL
 
 from runner.errors import StepError
+
+if TYPE_CHECKING:
+    from runner.http.client import Exchange
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class Headers(Mapping[str, str]):
@@ -44,12 +50,15 @@ class Headers(Mapping[str, str]):
         return dict(self._items.values())
 
 
-def join_url(base_url: str | None, url: str, where: str) -> URL:
+def join_url(base_url: str | None, url: Any, where: str) -> URL:
     """An absolute URL: `url` itself, or appended to the connection's base_url.
 
     `base_url: https://api.example.com/v3` with `url: /venues/` is `.../v3/venues/`: appended,
     as users of Workato and n8n expect, not resolved as a browser would (which drops `/v3`).
     """
+    if not isinstance(url, str):
+        shown = "null" if url is None else type(url).__name__
+        raise StepError(f"{where}: url must render to text, got {shown}")
     text = url.strip()
     if text.startswith(("http://", "https://")):
         return URL(text, encoded=False)
@@ -77,13 +86,23 @@ def scalar_text(value: Any) -> str:
 
 
 def header_values(*groups: Mapping[str, Any] | None) -> CIMultiDict[str]:
-    """Headers, later groups overriding earlier ones (case-insensitively); None removes one."""
+    """Headers, later groups overriding earlier ones (case-insensitively); None removes one.
+
+    A name that is not an HTTP token, or a value with a line break, is an error here rather
+    than something aiohttp refuses later (or, worse, a header injected from data).
+    """
     headers: CIMultiDict[str] = CIMultiDict()
     for group in groups:
         for name, value in (group or {}).items():
-            headers.popall(str(name), None)
+            name = str(name)
+            if not _TOKEN.fullmatch(name):
+                raise StepError(f"header name {name[:60]!r} is not a valid HTTP header name")
+            headers.popall(name, None)
             if value is not None:
-                headers[str(name)] = scalar_text(value)
+                text = scalar_text(value)
+                if "\r" in text or "\n" in text or "\0" in text:
+                    raise StepError(f"header {name}: the value contains a line break")
+                headers[name] = text
     return headers
 
 
@@ -116,7 +135,7 @@ def parse_body(content_type: str, body: bytes) -> Any:
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise BodyError(f"the response says {mime} but its body is not valid JSON ({exc.msg} "
+            raise BodyError(f"its body is not valid JSON although it says {mime} ({exc.msg} "
                             f"at line {exc.lineno} column {exc.colno})") from None
     if mime == "application/x-www-form-urlencoded":
         return dict(parse_qsl(text, keep_blank_values=True))
@@ -134,3 +153,44 @@ def _charset(content_type: str) -> str:
             except LookupError:
                 break
     return "utf-8"
+
+
+def body_start(body: bytes, size: int = 200) -> str:
+    """The start of a body on one line, for error messages."""
+    text = body[:size].decode("utf-8", errors="replace")
+    text = " ".join(text.split())
+    return (text + "…") if len(body) > size else (text or "(empty)")
+
+
+def read_exchange(
+    exchange: Exchange, show_url: Callable[[str], str]
+) -> tuple[dict[str, Any], str | None]:
+    """What templates see of an exchange (`status`, `headers`, `body`, `ok`), and why it failed.
+
+    The reason (None on success) names the method, the URL as `show_url` shows it (redacted),
+    the status and the start of the body, so the user can act without opening the job record.
+    A body that says it is JSON and is not fails the request too; the view keeps it as text.
+    """
+    request = exchange.request
+    where = f"{request.method} {show_url(str(exchange.sent_url or request.url))}"
+    tries = len(exchange.attempts)
+    after = f" (after {tries} attempts)" if tries > 1 else ""
+    if exchange.status is None:
+        return {}, f"{where} failed{after}: {exchange.error}"
+    status = exchange.status
+    headers = Headers(list(exchange.headers.items()) if exchange.headers is not None else [])
+    view: dict[str, Any] = {"status": status, "headers": headers, "ok": True}
+    answered = f"{where} answered {status} {exchange.reason}".rstrip()
+    start = body_start(exchange.body)
+    try:
+        view["body"] = parse_body(headers.get("Content-Type", ""), exchange.body)
+    except BodyError as exc:
+        view["body"] = exchange.body.decode(_charset(headers.get("Content-Type", "")), "replace")
+        return view, f"{answered}, but {exc}; body starts with: {start}"
+    if exchange.error:
+        return view, f"{answered}{after}: {exchange.error}; body starts with: {start}"
+    if not request.accepts(status):
+        expect = request.expect
+        wanted = ", ".join(str(s) for s in sorted(expect)) if expect else "2xx"
+        return view, f"{answered} (expected {wanted}){after}; body starts with: {start}"
+    return view, None

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import os
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from yarl import URL
+
+from runner.durations import parse_size
 from runner.errors import AuthError, RunnerError
-from runner.http.auth import Auth, build_static_auth
+from runner.http.auth import Auth, basic_header, build_static_auth
 from runner.http.client import ClientSettings, ConnectionClient
 from runner.http.egress import EgressPolicy
 from runner.http.ratelimit import RateLimiter
@@ -18,9 +22,13 @@ from runner.http.retry import RetryPolicy
 from runner.recipe.compile import Connection, Project
 from runner.redact import Redactor
 from runner.secrets import SecretSource
-from runner.templating import render_tree
+from runner.templating import compile_template, render_tree
 
 DEFAULT_BODY_LIMIT = 64 * 1024
+BODY_LIMIT_VARIABLE = "RUNNER_BODY_LIMIT"
+
+# `auth_factory(connection, rendered_auth_fields, runtime) -> Auth`: how OAuth2 plugs in.
+AuthFactory = Callable[[Connection, dict[str, Any], "Runtime"], Auth]
 
 
 @dataclass
@@ -36,6 +44,8 @@ class ConnectionRuntime:
 
 @dataclass
 class Runtime:
+    """Everything jobs share; `close()` it when the process (or command) is done."""
+
     project: Project
     secrets: SecretSource
     redactor: Redactor
@@ -66,7 +76,7 @@ def build_runtime(
     project: Project,
     secrets: SecretSource | None = None,
     redactor: Redactor | None = None,
-    auth_factory: Any = None,
+    auth_factory: AuthFactory | None = None,
     resolver: Any = None,
 ) -> Runtime:
     """Renders connection templates (they may use secrets) and builds one client per connection.
@@ -76,16 +86,28 @@ def build_runtime(
     """
     secrets = secrets or SecretSource()
     redactor = redactor or Redactor()
-    limit = int(os.environ.get("RUNNER_BODY_LIMIT", DEFAULT_BODY_LIMIT))
-    runtime = Runtime(project, secrets, redactor, body_limit=limit)
-    runtime.bare = ConnectionClient(ClientSettings(name="(bare URL)", resolver=resolver))
+    runtime = Runtime(project, secrets, redactor, body_limit=body_limit())
+    runtime.bare = ConnectionClient(
+        ClientSettings(name="(bare URL)", resolver=resolver, redactor=redactor)
+    )
     for name, conn in project.connections.items():
         runtime.connections[name] = _connection_runtime(conn, runtime, auth_factory, resolver)
     return runtime
 
 
+def body_limit() -> int:
+    """RUNNER_BODY_LIMIT (`512KiB`, `1MiB` or bytes): where stored bodies are cut."""
+    text = os.environ.get(BODY_LIMIT_VARIABLE)
+    if not text:
+        return DEFAULT_BODY_LIMIT
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise RunnerError(f"{BODY_LIMIT_VARIABLE}: {exc}") from None
+
+
 def _connection_runtime(
-    conn: Connection, runtime: Runtime, auth_factory: Any, resolver: Any
+    conn: Connection, runtime: Runtime, auth_factory: AuthFactory | None, resolver: Any
 ) -> ConnectionRuntime:
     context = runtime.context_base()
     where = f"connection {conn.name}"
@@ -94,9 +116,11 @@ def _connection_runtime(
         headers = render_tree(conn.headers, context)
         params = render_tree(conn.params, context)
         fields = render_tree(conn.auth, context)
+        proxy = None if conn.spec.proxy is None else compile_template(conn.spec.proxy).render(context)
     except RunnerError as exc:
         raise RunnerError(f"{where}: {exc}") from exc
     spec = conn.spec
+    proxy_url, proxy_headers = _proxy(proxy, runtime.redactor, where)
     settings = ClientSettings(
         name=conn.name,
         policy=EgressPolicy(
@@ -104,7 +128,8 @@ def _connection_runtime(
             allow_hosts=None if spec.allow_hosts is None else frozenset(spec.allow_hosts),
         ),
         ssl_context=_ssl_context(conn),
-        proxy=spec.proxy,
+        proxy=proxy_url,
+        proxy_headers=proxy_headers,
         timeout=spec.timeout,
         retry=conn.retry or RetryPolicy(),
         rate_limiter=(
@@ -113,6 +138,7 @@ def _connection_runtime(
         ),
         auth=_auth(conn, fields, runtime, auth_factory),
         resolver=resolver,
+        redactor=runtime.redactor,
     )
     return ConnectionRuntime(
         conn, None if base_url is None else str(base_url), headers, params,
@@ -120,18 +146,39 @@ def _connection_runtime(
     )
 
 
-def _auth(conn: Connection, fields: dict[str, Any], runtime: Runtime, auth_factory: Any) -> Auth:
+def _proxy(value: Any, redactor: Redactor, where: str) -> tuple[str | None, dict[str, str] | None]:
+    """The proxy URL without userinfo, and its credentials as a Proxy-Authorization header."""
+    if value is None or value == "":
+        return None, None
+    try:
+        url = URL(str(value))
+    except ValueError:
+        raise RunnerError(f"{where}: proxy is not a valid URL") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise RunnerError(f"{where}: proxy must be an http:// or https:// URL with a host")
+    if url.user is None:
+        return str(url), None
+    password = url.password or ""
+    redactor.add_basic_auth(url.user, password)
+    header = {"Proxy-Authorization": basic_header(url.user, password)}
+    return str(url.with_user(None)), header
+
+
+def _auth(
+    conn: Connection, fields: dict[str, Any], runtime: Runtime, auth_factory: AuthFactory | None
+) -> Auth:
     if str(fields["type"]).startswith("oauth2"):
         if auth_factory is None:
             raise AuthError(
                 f"connection {conn.name}: OAuth2 ({fields['type']}) needs the token service, "
                 "which this command does not start"
             )
-        return auth_factory(conn, fields, runtime)  # type: ignore[no-any-return]
+        return auth_factory(conn, fields, runtime)
     return build_static_auth(fields, runtime.redactor)
 
 
 def _ssl_context(conn: Connection) -> ssl.SSLContext | bool:
+    """One context per connection, built at start-up so a bad file fails early and clearly."""
     tls = conn.spec.tls
     if not tls.verify and not tls.client_cert:
         return False

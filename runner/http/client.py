@@ -34,6 +34,7 @@ from runner.redact import Redactor
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
+FOLLOWED = ("GET", "HEAD")  # other methods get the 3xx itself: re-sending a POST is not ours
 CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
 USER_AGENT = f"runner/{__version__}"
 
@@ -172,7 +173,7 @@ class ConnectionClient:
         try:
             await self._follow(exchange)
         except EgressError as exc:
-            exchange.refused, exchange.error = True, str(exc)
+            exchange.refused, exchange.error = True, self._after_redirect(exchange, exc)
         except RunnerError as exc:  # e.g. an OAuth2 token that cannot be obtained
             exchange.error = str(exc)
         except asyncio.TimeoutError:
@@ -223,9 +224,7 @@ class ConnectionClient:
                 exchange.sent_headers = headers
             await self._hop(exchange, url, params, headers)
             location = exchange.headers.get("Location") if exchange.headers else None
-            if exchange.status not in REDIRECTS or request.method not in ("GET", "HEAD"):
-                return
-            if not location:
+            if exchange.status not in REDIRECTS or request.method not in FOLLOWED or not location:
                 return
             if hop == MAX_REDIRECTS:
                 exchange.error = f"stopped after {MAX_REDIRECTS} redirects (the limit)"
@@ -237,10 +236,7 @@ class ConnectionClient:
         self, exchange: Exchange, url: URL, params: list[tuple[str, str]], headers: CIMultiDict[str]
     ) -> None:
         """One request on the wire: egress check of the URL, rate limit, send, read."""
-        try:
-            self.settings.policy.check_url(url)
-        except EgressError as exc:
-            raise EgressError(self._after_redirect(exchange, exc)) from exc
+        self.settings.policy.check_url(url)
         if self.settings.rate_limiter is not None:
             await self.settings.rate_limiter.acquire()
         exchange.final_url = url
@@ -277,5 +273,5 @@ def _redirect_target(current: URL, location: str) -> URL:
     try:
         target = current.join(URL(location.strip()))
     except ValueError as exc:
-        raise EgressError(f"refused: the redirect location is not a valid URL ({exc})") from exc
+        raise RunnerError(f"the redirect location is not a valid URL ({exc})") from exc
     return target.with_fragment(None)

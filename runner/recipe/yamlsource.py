@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+import yaml.reader
 from yaml.composer import Composer
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from yaml.parser import Parser
@@ -199,9 +200,10 @@ def _to_int(text: str, node: ScalarNode) -> int:
 
 def read_documents(text: str, file: str) -> Iterator[SourceDocument | Diagnostic]:
     """Yields every non-empty document of a YAML stream, or a Diagnostic where reading stopped."""
-    loader = _NodeLoader(text)
+    loader = None
     index = 0
     try:
+        loader = _NodeLoader(text)
         while loader.check_node():
             node = loader.get_node()
             if node is None or (isinstance(node, ScalarNode) and node.tag == _NULL_TAG):
@@ -218,9 +220,22 @@ def read_documents(text: str, file: str) -> Iterator[SourceDocument | Diagnostic
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "invalid YAML"
         yield Diagnostic("yaml-syntax", f"invalid YAML: {problem}", Location(file, line, column))
+    except yaml.reader.ReaderError as exc:
+        line, column = _position(text, exc.position)
+        yield Diagnostic(
+            "yaml-syntax", f"invalid YAML: character {exc.character!r} is not allowed",
+            Location(file, line, column),
+        )
     except yaml.YAMLError as exc:
         yield Diagnostic("yaml-syntax", f"invalid YAML: {exc}", Location(file, 1, 1))
     except RecursionError:
         yield Diagnostic("yaml-too-large", "the document is nested too deeply", Location(file, 1, 1))
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
+
+
+def _position(text: str, offset: int) -> tuple[int, int]:
+    """1-based line and column of a character offset."""
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
