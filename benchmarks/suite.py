@@ -1,0 +1,301 @@
+"""The webhook benchmark: runner beside bare aiohttp, in one run, on this machine.
+
+    python benchmarks/suite.py [--duration 10] [--rounds 3] [--connections 32] [--drain-jobs 5000]
+
+Systems (each a separate process pinned to CPU 0; the sink and the load generator share CPU 1):
+  A  bare aiohttp answering 200
+  B  bare aiohttp rendering the JSON body and POSTing it to the sink, answering after it
+  C  `runner serve`, a webhook recipe with `respond: sync` doing the same (one step to the sink)
+  D  `runner serve`, the same recipe with `respond: accepted`: 202 after the durable commit
+     (workers off, so the figure is acceptance alone)
+  E  `runner serve` draining the backlog D left: jobs completed per second
+
+Rounds interleave the systems (A B C D, A B C D, ...) after a warm-up, so drift on a noisy
+machine hits all of them alike. Every figure: requests/s, p50/p99 latency, CPU ms per request
+(from the server process's own CPU time), peak RSS. Prints a table and writes
+`benchmarks/results/suite.json`. Uses `wrk` when installed (Debian package `wrk`), else
+`benchmarks/loadgen.py` in its own process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PY = sys.executable
+TICK = os.sysconf("SC_CLK_TCK")
+
+RECIPE = """kind: connection
+name: sink
+base_url: {sink}
+private_network: true
+---
+kind: recipe
+name: bench
+trigger:
+  webhook: {{path: bench, respond: {respond}}}
+steps:
+  - id: forward
+    request:
+      connection: sink
+      method: POST
+      url: /sink
+      json:
+        id: "{{{{ trigger.body.id }}}}"
+        name: "{{{{ trigger.body.name | upper }}}}"
+        amount: "{{{{ trigger.body.amount }}}}"
+        tags: "{{{{ trigger.body.tags }}}}"
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    return (["taskset", "-c", str(cpu)] if shutil.which("taskset") and os.cpu_count() and os.cpu_count() > 1 else []) + argv  # type: ignore[operator]
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen[bytes]
+    url: str
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+
+    def rss_mib(self, key: str = "VmHWM") -> float:
+        for line in Path(f"/proc/{self.popen.pid}/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> None:
+        self.popen.terminate()
+        try:
+            self.popen.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.popen.kill()
+
+
+def start(name: str, argv: list[str], url: str, cpu: int, env: dict[str, str] | None = None,
+          cwd: str | None = None) -> Proc:
+    popen = subprocess.Popen(pinned(cpu, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             env={**os.environ, **(env or {})}, cwd=cwd)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1)
+            return Proc(name, popen, url)
+        except OSError:
+            if popen.poll() is not None:
+                raise SystemExit(f"{name} exited: {popen.stderr.read().decode() if popen.stderr else ''}")
+            time.sleep(0.1)
+    raise SystemExit(f"{name} did not become healthy")
+
+
+def load(url: str, duration: float, connections: int) -> dict[str, float]:
+    if shutil.which("wrk"):
+        out = subprocess.run(
+            pinned(1, ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
+                       "-s", str(HERE / "systems" / "post.lua"), url]),
+            capture_output=True, text=True, timeout=duration + 60,
+        ).stdout
+        return parse_wrk(out)
+    out = subprocess.run(pinned(1, [PY, str(HERE / "loadgen.py"), url, "-c", str(connections),
+                                    "-d", str(duration)]),
+                         capture_output=True, text=True, timeout=duration + 60).stdout
+    data = json.loads(out)
+    errors = sum(n for status, n in data["statuses"].items() if not 200 <= int(status) < 300)
+    return {"requests": data["requests"], "rps": data["rps"], "p50_ms": data["p50_ms"],
+            "p99_ms": data["p99_ms"], "errors": errors}
+
+
+def parse_wrk(text: str) -> dict[str, float]:
+    def ms(value: str) -> float:
+        number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    found = re.search(r"(\d+) requests in", text)
+    if found is None:
+        raise SystemExit(f"wrk printed no result:\n{text}")
+    requests = int(found.group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    if socket_errors:
+        errors += sum(int(g) for g in socket_errors.groups())
+    return {
+        "requests": requests,
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)),  # type: ignore[union-attr]
+        "p50_ms": ms(re.search(r"50%\s+(\S+)", text).group(1)),  # type: ignore[union-attr]
+        "p99_ms": ms(re.search(r"99%\s+(\S+)", text).group(1)),  # type: ignore[union-attr]
+        "errors": errors,
+    }
+
+
+@dataclass
+class Figures:
+    rounds: list[dict[str, float]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        keys = ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "errors")
+        result = {k: statistics.median(r[k] for r in self.rounds) for k in keys}
+        result["peak_rss_mib"] = max(r["peak_rss_mib"] for r in self.rounds)
+        return result
+
+
+def measure(proc: Proc, path: str, args: argparse.Namespace) -> dict[str, float]:
+    before = proc.cpu_seconds()
+    result = load(proc.url + path, args.duration, args.connections)
+    used = proc.cpu_seconds() - before
+    result["cpu_ms_per_req"] = used * 1000 / max(1, result["requests"])
+    result["peak_rss_mib"] = proc.rss_mib()
+    return result
+
+
+def runner_serve(tmp: Path, name: str, respond: str, sink: str, workers: int, store: str) -> Proc:
+    folder = tmp / name
+    folder.mkdir(exist_ok=True)
+    (folder / "bench.yaml").write_text(RECIPE.format(sink=sink, respond=respond))
+    port = free_port()
+    env = {"RUNNER_WORKERS": str(workers), "RUNNER_LOG_LEVEL": "warning", "RUNNER_DEMO": "false"}
+    return start(name, [PY, "-m", "runner", "serve", str(folder), "--port", str(port),
+                        "--store", store], f"http://127.0.0.1:{port}", 0, env, cwd=str(tmp))
+
+
+def drain(tmp: Path, sink: str, store: str, timeout: float) -> dict[str, float]:
+    """E: start a runner with workers on the store D filled; time until its queue is empty."""
+    proc = runner_serve(tmp, "E", "accepted", sink, 16, store)
+    started = time.perf_counter()
+    cpu0 = proc.cpu_seconds()
+    depth = first = queue_depth(proc.url)
+    while depth > 0 and time.perf_counter() - started < timeout:
+        time.sleep(0.1)
+        depth = queue_depth(proc.url)
+    while running(proc.url) > 0 and time.perf_counter() - started < timeout:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    done = first - depth
+    figures = {"jobs": done, "rps": done / elapsed, "seconds": elapsed,
+               "cpu_ms_per_req": (proc.cpu_seconds() - cpu0) * 1000 / max(1, done),
+               "peak_rss_mib": proc.rss_mib()}
+    proc.stop()
+    return figures
+
+
+def metric(url: str, name: str) -> float:
+    text = urllib.request.urlopen(url + "/metrics", timeout=5).read().decode()
+    match = re.search(rf"^{name} ([\d.e+-]+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else 0.0
+
+
+def queue_depth(url: str) -> int:
+    return int(metric(url, "runner_queue_depth"))
+
+
+def running(url: str) -> int:
+    return int(metric(url, "runner_jobs_running"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--drain-timeout", type=float, default=300.0)
+    parser.add_argument("--only", default="ABCDE", help="systems to run, e.g. ABC")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="runner-bench-"))
+    sink_port = free_port()
+    sink_url = f"http://127.0.0.1:{sink_port}"
+    procs: dict[str, Proc] = {"sink": start("sink", [PY, str(HERE / "systems" / "sink.py"), str(sink_port)], sink_url, 1)}
+    try:
+        systems = build_systems(tmp, sink_url, args.only, procs)
+        results = run_rounds(systems, args)
+        if "E" in args.only and "D" in systems:
+            systems["D"].stop()
+            results["E"] = drain(tmp, sink_url, f"sqlite:///{tmp}/D.db", args.drain_timeout)
+        report(results, args)
+    finally:
+        for proc in procs.values():
+            proc.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_systems(tmp: Path, sink: str, only: str, procs: dict[str, Proc]) -> dict[str, Proc]:
+    systems: dict[str, Proc] = {}
+    if "A" in only:
+        port = free_port()
+        systems["A"] = start("A", [PY, str(HERE / "systems" / "bare_ok.py"), str(port)], f"http://127.0.0.1:{port}", 0)
+    if "B" in only:
+        port = free_port()
+        systems["B"] = start("B", [PY, str(HERE / "systems" / "bare_forward.py"), str(port), sink], f"http://127.0.0.1:{port}", 0)
+    if "C" in only:
+        systems["C"] = runner_serve(tmp, "C", "sync", sink, 16, f"sqlite:///{tmp}/C.db")
+    if "D" in only or "E" in only:
+        systems["D"] = runner_serve(tmp, "D", "accepted", sink, 0, f"sqlite:///{tmp}/D.db")
+    procs.update(systems)
+    return systems
+
+
+def run_rounds(systems: dict[str, Proc], args: argparse.Namespace) -> dict[str, object]:
+    figures = {name: Figures() for name in systems}
+    for proc in systems.values():  # warm-up: imports, JIT-free caches, connection pools
+        load(proc.url + "/webhooks/bench", args.warmup, args.connections)
+    for round_no in range(args.rounds):
+        for name, proc in systems.items():
+            result = measure(proc, "/webhooks/bench", args)
+            figures[name].rounds.append(result)
+            print(f"round {round_no + 1} {name}: {result['rps']:.0f} req/s, p99 {result['p99_ms']:.1f} ms, "
+                  f"{result['cpu_ms_per_req']:.3f} CPU ms/req, errors {result['errors']:.0f}", flush=True)
+    return {name: f.summary() for name, f in figures.items()}
+
+
+def report(results: dict[str, object], args: argparse.Namespace) -> None:
+    names = {"A": "bare aiohttp, 200", "B": "bare aiohttp, render + POST to sink",
+             "C": "runner serve, respond: sync", "D": "runner serve, accepted (202 after commit)",
+             "E": "runner serve, drain backlog (jobs/s)"}
+    print(f"\n{'system':45} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'peak RSS MiB':>13}")
+    for key, data in results.items():
+        d = data  # type: ignore[assignment]
+        print(f"{key} {names[key]:43} {d['rps']:9.0f} {d.get('p50_ms', float('nan')):8.2f} "
+              f"{d.get('p99_ms', float('nan')):8.2f} {d['cpu_ms_per_req']:11.3f} {d['peak_rss_mib']:13.1f}")
+    ratios = {}
+    r = results
+    if "B" in r and "C" in r:
+        ratios["C/B req/s (target >= 0.6)"] = r["C"]["rps"] / r["B"]["rps"]  # type: ignore[index]
+        ratios["C/B p99 (target <= 2)"] = r["C"]["p99_ms"] / r["B"]["p99_ms"]  # type: ignore[index]
+    if "A" in r and "D" in r:
+        ratios["D/A req/s (target >= 0.5)"] = r["D"]["rps"] / r["A"]["rps"]  # type: ignore[index]
+    if "B" in r and "E" in r:
+        ratios["E/B jobs/s (target >= 0.5)"] = r["E"]["rps"] / r["B"]["rps"]  # type: ignore[index]
+    for label, value in ratios.items():
+        print(f"{label}: {value:.2f}")
+    out = HERE / "results"
+    out.mkdir(exist_ok=True)
+    machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0], "load_generator": "wrk" if shutil.which("wrk") else "loadgen.py"}
+    (out / "suite.json").write_text(json.dumps({"args": vars(args), "machine": machine, "results": results, "ratios": ratios}, indent=2))
+    print(f"\nwritten: {out / 'suite.json'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""System A: a bare aiohttp handler that reads the body and answers 200."""
+
+import sys
+
+from aiohttp import web
+
+
+async def handler(request: web.Request) -> web.Response:
+    await request.read()
+    return web.json_response({"status": "ok"})
+
+
+def main() -> None:
+    app = web.Application()
+    app.router.add_post("/webhooks/{path:.+}", handler)
+    app.router.add_get("/healthz", handler)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()
