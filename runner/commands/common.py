@@ -1,11 +1,11 @@
-"""What commands that run documents share: loading, validating and compiling them, or saying why not."""
+"""What commands that run documents share: loading, checking and compiling them, or why not."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-from runner.errors import Diagnostic
+from runner.errors import Diagnostic, SecretError
 from runner.recipe.compile import Project, compile_project
 from runner.recipe.lint import lint
 from runner.recipe.loader import LoadResult, PathNotFound, load_paths
@@ -19,7 +19,9 @@ class CommandError(Exception):
         self.code = code
 
 
-def load_project(paths: list[str] | None, extra_file: str | None = None) -> tuple[Project, LoadResult]:
+def load_project(
+    paths: list[str] | None, extra_file: str | None = None
+) -> tuple[Project, LoadResult]:
     """Loads, lints and compiles `paths` (plus `extra_file`); raises CommandError when invalid."""
     try:
         names = list(paths or [])
@@ -42,6 +44,16 @@ def recipe_argument(value: str) -> tuple[str | None, str | None]:
     if value.endswith((".yaml", ".yml")) or Path(value).is_file():
         return None, value
     return value, None
+
+
+def exit_code(error: BaseException) -> int:
+    """2 when a secret is missing (the environment is wrong, however deep it was raised), else 1."""
+    current: BaseException | None = error
+    while current is not None:
+        if isinstance(current, SecretError):
+            return 2
+        current = current.__cause__
+    return 1
 
 
 def fail(error: CommandError) -> int:

@@ -1,4 +1,8 @@
-"""`runner connection test NAME`: send the connection's test request and say whether it works."""
+"""`runner connection test NAME`: send the connection's test request and say whether it works.
+
+Success is the test request's `expect` (default any 2xx); the exit code is 0 then, 1 otherwise
+with the reason (status and body start, timeout, refused address, TLS problem...).
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ import argparse
 import asyncio
 import sys
 
-from runner.commands.common import CommandError, fail, load_project
+from runner.commands.common import CommandError, exit_code, fail, load_project
 from runner.commands.output import print_step
-from runner.engine.records import CallRecord, StepRecord
+from runner.engine.records import StepRecord
 from runner.engine.runtime import build_runtime
 from runner.engine.steps import StepRunner
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Step
+from runner.redact import Redactor
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,9 +26,6 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_test(project, args.name))
     except CommandError as exc:
         return fail(exc)
-    except RunnerError as exc:
-        sys.stderr.write(f"✗ connection {args.name}: {exc}\n")
-        return 1
 
 
 async def _test(project: Project, name: str) -> int:
@@ -36,7 +38,12 @@ async def _test(project: Project, name: str) -> int:
             f"connection {name} has no test request; add for example "
             "`test: {method: GET, url: /me}` to it", 1,
         )
-    runtime = build_runtime(project)
+    redactor = Redactor()
+    try:
+        runtime = build_runtime(project, redactor=redactor)
+    except RunnerError as exc:
+        sys.stderr.write(f"✗ connection {name}: {redactor.redact_text(str(exc))}\n")
+        return exit_code(exc)
     try:
         step = Step("test", None, None, conn.test, None, "fail", False)
         record = await StepRunner(runtime, "test").run(step, runtime.context_base())
@@ -47,11 +54,12 @@ async def _test(project: Project, name: str) -> int:
 
 
 def _verdict(name: str, record: StepRecord) -> int:
-    call: CallRecord | None = record.calls[-1] if record.calls else None
+    call = record.calls[-1] if record.calls else None
     if record.status == "succeeded" and call is not None and call.response is not None:
+        method = call.request.method if call.request else ""
         sys.stdout.write(
-            f"\n✓ connection {name} works: {call.request.method if call.request else ''} "
-            f"answered {call.response.status} {call.response.reason}\n"
+            f"\n✓ connection {name} works: {method} answered "
+            f"{call.response.status} {call.response.reason}\n"
         )
         return 0
     sys.stdout.write(f"\n✗ connection {name} does not work: {record.error}\n")

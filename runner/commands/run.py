@@ -1,7 +1,10 @@
 """`runner run`: one job now, in the foreground, printing each step's request and response.
 
 This is the command-line form of an HTTP wizard: iterate on a request by running it and reading
-the whole response. `--dry-run` renders every request and sends none.
+the whole response. `--dry-run` renders every request and sends none (for a poll recipe without
+`--event` that includes the poll request: it is shown, not sent, and no job runs).
+Exit codes: 0 every job succeeded, 1 a job failed or the input is wrong, 2 usage or environment
+(a path or event file that cannot be read, a secret that is not provided).
 """
 
 from __future__ import annotations
@@ -11,15 +14,18 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
-from runner.commands.common import CommandError, fail, load_project, recipe_argument
-from runner.commands.output import print_job_end, print_job_start, print_step
-from runner.engine.job import new_job, now_iso, run_job
-from runner.engine.records import JobRecord
+from runner.commands.common import CommandError, exit_code, fail, load_project, recipe_argument
+from runner.commands.output import print_job_end, print_job_start, print_request, print_step
+from runner.engine.job import new_job, now_iso, recipe_context, run_job
+from runner.engine.recording import request_record
+from runner.engine.records import JobRecord, StepRecord
 from runner.engine.runtime import Runtime, build_runtime
+from runner.engine.steps import render_request
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Recipe
+from runner.redact import Redactor
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,9 +37,6 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_run(project, recipe, event, args))
     except CommandError as exc:
         return fail(exc)
-    except RunnerError as exc:
-        sys.stderr.write(f"runner: {exc}\n")
-        return 1
 
 
 def _pick_recipe(project: Project, name: str | None, file: str | None) -> Recipe:
@@ -42,33 +45,36 @@ def _pick_recipe(project: Project, name: str | None, file: str | None) -> Recipe
             known = ", ".join(sorted(project.recipes)) or "none"
             raise CommandError(f"runner: no recipe named '{name}' (recipes: {known})", 1)
         return project.recipes[name]
-    in_file = [
-        r for r in project.recipes.values()
-        if r.spec is not None and _defined_in(project, r, file)
-    ]
+    in_file = [r for r in project.recipes.values() if _defined_in(project, r, file)]
     if len(in_file) != 1:
-        raise CommandError(
-            f"runner: {file} holds {len(in_file)} recipes; name the one to run instead", 1
-        )
+        names = ", ".join(sorted(r.name for r in in_file))
+        hint = f" ({names}); name the one to run" if in_file else ""
+        raise CommandError(f"runner: {file} holds {len(in_file)} recipes{hint}", 1)
     return in_file[0]
 
 
 def _defined_in(project: Project, recipe: Recipe, file: str | None) -> bool:
     source = project.sources.get(recipe.name)
-    return file is not None and source is not None and Path(source).resolve() == Path(file).resolve()
+    if file is None or source is None:
+        return False
+    return Path(source).resolve() == Path(file).resolve()
 
 
 def _read_event(path: str) -> dict[str, Any]:
+    """The trigger object from a JSON file; mistakes are reported as file:line:column."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise CommandError(f"runner: cannot read event file: {exc}", 2) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"runner: cannot read event file {path}: {exc}", 2) from exc
     except json.JSONDecodeError as exc:
         raise CommandError(
             f"{path}:{exc.lineno}:{exc.colno}: the event is not valid JSON: {exc.msg}", 1
         ) from exc
     if not isinstance(data, dict):
         raise CommandError(f"{path}:1:1: the event must be a JSON object (the trigger)", 1)
+    for key in ("headers", "query"):
+        if key in data and not isinstance(data[key], dict):
+            raise CommandError(f"{path}: the event's {key!r} must be an object", 1)
     return data
 
 
@@ -88,41 +94,73 @@ def poll_event(given: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
-async def _run(project: Project, recipe: Recipe, event: dict[str, Any] | None, args: argparse.Namespace) -> int:
-    runtime = build_runtime(project)
+async def _run(
+    project: Project, recipe: Recipe, event: dict[str, Any] | None, args: argparse.Namespace
+) -> int:
+    redactor = Redactor()
     try:
-        if recipe.poll is not None and event is None:
-            from runner.commands.pollonce import poll_events
-
-            events = await poll_events(runtime, recipe, sys.stderr if args.format == "text" else None)
-        elif recipe.poll is not None:
-            events = [poll_event(event or {})]
-        else:
-            events = [webhook_event(event)]
-        jobs = [await _one_job(runtime, recipe, e, args) for e in events]
+        runtime = build_runtime(project, redactor=redactor)
+    except RunnerError as exc:
+        sys.stderr.write(f"runner: {redactor.redact_text(str(exc))}\n")
+        return exit_code(exc)
+    try:
+        jobs = await _jobs(runtime, recipe, event, args)
+    except RunnerError as exc:
+        sys.stderr.write(f"runner: {redactor.redact_text(str(exc))}\n")
+        return 1
     finally:
         await runtime.close()
     if args.format == "json":
-        payload: Any = [j.to_json() for j in jobs]
+        payload: Any = [job.to_json() for job in jobs]
         if recipe.poll is None or event is not None:
             payload = payload[0]
         sys.stdout.write(json.dumps(payload, indent=2, ensure_ascii=False, default=str) + "\n")
-    return 1 if any(j.status == "failed" for j in jobs) else 0
+    return 1 if any(job.status == "failed" for job in jobs) else 0
 
 
-async def _one_job(runtime: Runtime, recipe: Recipe, event: dict[str, Any], args: argparse.Namespace) -> JobRecord:
-    job = new_job(recipe.name, runtime.redactor.redact_data(event))
-    job.event = event
+async def _jobs(
+    runtime: Runtime, recipe: Recipe, event: dict[str, Any] | None, args: argparse.Namespace
+) -> list[JobRecord]:
+    """The events to run (given, or found by one poll) and the job each one becomes."""
     text = args.format == "text"
-    if text:
-        print_job_start(job, recipe, args.dry_run)
+    if recipe.poll is not None and event is None:
+        if args.dry_run:
+            _show_poll_request(runtime, recipe, sys.stdout if text else sys.stderr)
+            return []
+        from runner.commands.pollonce import poll_events
 
-    async def show(job: JobRecord, step: Any) -> None:
-        if text:
-            print_step(step)
+        events = await poll_events(runtime, recipe, sys.stdout if text else sys.stderr)
+    elif recipe.poll is not None:
+        events = [poll_event(event or {})]
+    else:
+        events = [webhook_event(event)]
+    return [await _one_job(runtime, recipe, e, args.dry_run, sys.stdout if text else None)
+            for e in events]
 
-    job = await run_job(runtime, recipe, job, show, dry_run=args.dry_run)
+
+def _show_poll_request(runtime: Runtime, recipe: Recipe, out: TextIO) -> None:
+    assert recipe.poll is not None
+    where = f"poll of recipe {recipe.name}"
+    context = recipe_context(runtime, recipe)
+    request, _ = render_request(recipe.poll.request, context, runtime, where)
+    out.write(f"poll request of recipe {recipe.name} (dry run: not sent, so no job runs;"
+              " give --event with a record to dry-run the steps)\n")
+    print_request(request_record(request, runtime.redactor, runtime.body_limit), out)
+
+
+async def _one_job(
+    runtime: Runtime, recipe: Recipe, event: dict[str, Any], dry_run: bool, out: TextIO | None
+) -> JobRecord:
+    job = new_job(recipe.name, event)
+    if out is not None:
+        print_job_start(job, recipe, dry_run, out)
+
+    async def show(job: JobRecord, step: StepRecord) -> None:
+        if out is not None:
+            print_step(step, out)
+
+    job = await run_job(runtime, recipe, job, show, dry_run=dry_run)
     job.event = runtime.redactor.redact_data(job.event)
-    if text:
-        print_job_end(job)
+    if out is not None:
+        print_job_end(job, out)
     return job

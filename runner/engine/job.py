@@ -2,6 +2,10 @@
 
 A job that already holds finished steps (it was interrupted) resumes at its first unfinished
 step: finished steps are never sent again, and their stored outputs feed the templates after them.
+
+Later steps of a running job see earlier outputs as they arrived; the record keeps them redacted
+(a secret echoed by an API is `***` there). So a resumed job's templates see the redacted copy:
+the price of never storing a secret.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ def new_job_id() -> str:
 
 
 def now_iso() -> str:
+    """Timestamps of records: UTC, ISO 8601, so they sort as text."""
     return datetime.now(UTC).isoformat()
 
 
 def new_job(recipe: str, event: dict[str, Any], replay_of: str | None = None) -> JobRecord:
+    """A queued job for `event` (store the event redacted: it is kept as it is given)."""
     return JobRecord(new_job_id(), recipe, "queued", event, now_iso(), replay_of=replay_of)
 
 
@@ -53,12 +59,26 @@ def storable(output: Any) -> Any:
     return output
 
 
-def job_context(runtime: Runtime, recipe: Recipe, job: JobRecord) -> dict[str, Any]:
-    """The names a recipe's step templates see (steps are added as they finish)."""
+def trigger_view(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as templates see it: `trigger.headers` ignores case, as HTTP headers do."""
+    headers = event.get("headers")
+    if isinstance(headers, dict):
+        return {**event, "headers": Headers(headers)}
+    return event
+
+
+def recipe_context(runtime: Runtime, recipe: Recipe) -> dict[str, Any]:
+    """`secrets`, `recipe` and `vars`: what every template of a recipe sees (polls included)."""
     context = runtime.context_base()
     context["recipe"] = {"name": recipe.name, "description": recipe.spec.description}
     context["vars"] = render_tree(recipe.vars, context)
-    context["trigger"] = job.event
+    return context
+
+
+def job_context(runtime: Runtime, recipe: Recipe, job: JobRecord) -> dict[str, Any]:
+    """The names a recipe's step templates see (steps are added as they finish)."""
+    context = recipe_context(runtime, recipe)
+    context["trigger"] = trigger_view(job.event)
     context["job"] = {"id": job.id, "started_at": job.started_at, "created_at": job.created_at}
     context["steps"] = {s.id: step_view(s.output) for s in job.steps}
     return context
@@ -83,9 +103,10 @@ async def run_job(
         if step.id in done:
             continue
         record = await runner.run(step, context)
-        record.output = storable(record.output)
+        live = record.output
+        record.output = runtime.redactor.redact_data(storable(live))
         job.steps.append(record)
-        context["steps"][step.id] = step_view(record.output)
+        context["steps"][step.id] = step_view(live)
         if checkpoint is not None:
             await checkpoint(job, record)
         if record.status == "failed" and step.on_error == "fail":

@@ -68,7 +68,7 @@ def join_url(base_url: str | None, url: Any, where: str) -> URL:
 
 
 def query_pairs(*groups: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Query parameters in order; None is left out, lists repeat the key, booleans are true/false."""
+    """Query parameters in order; None is left out, lists repeat the key, booleans are `true`."""
     pairs: list[tuple[str, str]] = []
     for group in groups:
         for name, value in (group or {}).items():

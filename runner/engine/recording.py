@@ -50,6 +50,8 @@ def request_record(
 def fill_call(call: CallRecord, exchange: Exchange, redactor: Redactor, limit: int) -> None:
     """Copies an exchange into its call record: what went out, what came back, each attempt."""
     call.attempts = exchange.attempts
+    for attempt in call.attempts:
+        attempt.error = None if attempt.error is None else redactor.redact_text(attempt.error)
     if exchange.sent_url is not None:
         sent_headers = exchange.sent_headers.items() if exchange.sent_headers is not None else None
         call.request = request_record(

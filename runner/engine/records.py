@@ -57,8 +57,9 @@ class CallRecord:
     request: RequestRecord | None
     response: ResponseRecord | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
-    error: str | None = None
+    error: str | None = None  # why this call failed, or why a skipped call was not sent
     skipped: bool = False
+    redirects: list[str] = field(default_factory=list)  # each Location followed, in order
 
 
 @dataclass
@@ -116,6 +117,7 @@ def _call_from_json(data: dict[str, Any]) -> CallRecord:
         attempts=[AttemptRecord(**a) for a in data.get("attempts", [])],
         error=data.get("error"),
         skipped=data.get("skipped", False),
+        redirects=list(data.get("redirects", [])),
     )
 
 

@@ -14,7 +14,7 @@ from yarl import URL
 
 from runner.durations import parse_size
 from runner.errors import AuthError, RunnerError
-from runner.http.auth import Auth, basic_header, build_static_auth
+from runner.http.auth import Auth, build_static_auth
 from runner.http.client import ClientSettings, ConnectionClient
 from runner.http.egress import EgressPolicy
 from runner.http.ratelimit import RateLimiter
@@ -109,18 +109,9 @@ def body_limit() -> int:
 def _connection_runtime(
     conn: Connection, runtime: Runtime, auth_factory: AuthFactory | None, resolver: Any
 ) -> ConnectionRuntime:
-    context = runtime.context_base()
     where = f"connection {conn.name}"
-    try:
-        base_url = render_tree(conn.base_url, context) if conn.base_url else None
-        headers = render_tree(conn.headers, context)
-        params = render_tree(conn.params, context)
-        fields = render_tree(conn.auth, context)
-        proxy = None if conn.spec.proxy is None else compile_template(conn.spec.proxy).render(context)
-    except RunnerError as exc:
-        raise RunnerError(f"{where}: {exc}") from exc
+    rendered = _render_connection(conn, runtime.context_base(), where)
     spec = conn.spec
-    proxy_url, proxy_headers = _proxy(proxy, runtime.redactor, where)
     settings = ClientSettings(
         name=conn.name,
         policy=EgressPolicy(
@@ -128,40 +119,53 @@ def _connection_runtime(
             allow_hosts=None if spec.allow_hosts is None else frozenset(spec.allow_hosts),
         ),
         ssl_context=_ssl_context(conn),
-        proxy=proxy_url,
-        proxy_headers=proxy_headers,
+        proxy=_proxy(rendered["proxy"], runtime.redactor, where),
         timeout=spec.timeout,
         retry=conn.retry or RetryPolicy(),
         rate_limiter=(
             None if spec.rate_limit is None
             else RateLimiter(spec.rate_limit.requests, spec.rate_limit.per)
         ),
-        auth=_auth(conn, fields, runtime, auth_factory),
+        auth=_auth(conn, rendered["auth"], runtime, auth_factory),
         resolver=resolver,
         redactor=runtime.redactor,
     )
+    base_url = rendered["base_url"]
     return ConnectionRuntime(
-        conn, None if base_url is None else str(base_url), headers, params,
-        ConnectionClient(settings),
+        conn, None if base_url is None else str(base_url), rendered["headers"],
+        rendered["params"], ConnectionClient(settings),
     )
 
 
-def _proxy(value: Any, redactor: Redactor, where: str) -> tuple[str | None, dict[str, str] | None]:
-    """The proxy URL without userinfo, and its credentials as a Proxy-Authorization header."""
+def _render_connection(conn: Connection, context: dict[str, Any], where: str) -> dict[str, Any]:
+    """The connection's templates, rendered once (secrets are read here, at start-up)."""
+    try:
+        return {
+            "base_url": render_tree(conn.base_url, context) if conn.base_url else None,
+            "headers": render_tree(conn.headers, context),
+            "params": render_tree(conn.params, context),
+            "auth": render_tree(conn.auth, context),
+            "proxy": None if conn.spec.proxy is None
+            else compile_template(conn.spec.proxy).render(context),
+        }
+    except RunnerError as exc:
+        raise type(exc)(f"{where}: {exc}") from exc
+
+
+def _proxy(value: Any, redactor: Redactor, where: str) -> str | None:
+    """The proxy URL; its credentials (userinfo) become Proxy-Authorization in aiohttp, and are
+    recorded as secrets so they are redacted like any other."""
     if value is None or value == "":
-        return None, None
+        return None
     try:
         url = URL(str(value))
     except ValueError:
         raise RunnerError(f"{where}: proxy is not a valid URL") from None
     if url.scheme not in ("http", "https") or not url.host:
         raise RunnerError(f"{where}: proxy must be an http:// or https:// URL with a host")
-    if url.user is None:
-        return str(url), None
-    password = url.password or ""
-    redactor.add_basic_auth(url.user, password)
-    header = {"Proxy-Authorization": basic_header(url.user, password)}
-    return str(url.with_user(None)), header
+    if url.user is not None:
+        redactor.add_basic_auth(url.user, url.password or "")
+    return str(url)
 
 
 def _auth(

@@ -1,4 +1,19 @@
-"""Running one step: its condition, its loop, rendering and sending each request, and its record."""
+"""Running one step: its condition, its loop, rendering and sending each request, and its record.
+
+Decisions where the language is silent:
+
+- `if` is decided once, before `for_each` renders, unless it uses `item` or `loop`; then it is
+  decided per element (a false one skips that element). So `if: "{{ x is defined }}"` can guard
+  a `for_each` over `x`.
+- `for_each` rendering to null runs no request (APIs often send `null` for an empty list);
+  anything else that is not a list fails the step.
+- The Idempotency-Key index counts from 0, like the call records (`loop.index` counts from 1).
+  A step that sets the header itself keeps its own value.
+- A dry run renders every request and sends none; later steps see `steps.<id>` as
+  `{status: null, headers: {}, body: null, ok: true, dry_run: true}`. A step whose templates need
+  an earlier step's response cannot be rendered then: it is reported as skipped with the reason,
+  and does not fail the dry run. Any other rendering error fails it as it would for real.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +22,20 @@ from datetime import UTC, datetime
 from typing import Any
 
 from runner.engine.messages import (
-    BodyError,
     Headers,
     encode_body,
     header_values,
     join_url,
-    parse_body,
     query_pairs,
+    read_exchange,
 )
-from runner.engine.records import CallRecord, RequestRecord, ResponseRecord, StepRecord
+from runner.engine.recording import fill_call, request_record
+from runner.engine.records import CallRecord, StepRecord
 from runner.engine.runtime import Runtime
-from runner.errors import RunnerError, StepError
-from runner.http.client import Exchange, OutgoingRequest
+from runner.errors import RunnerError, StepError, TemplateError
+from runner.http.client import ConnectionClient, OutgoingRequest
 from runner.recipe.compile import RequestTemplate, Step
-from runner.templating import render_tree
+from runner.templating import CompiledTree, iter_templates, render_tree
 
 MAX_ITEMS = 10_000
 _FALSE_TEXT = frozenset({"", "false", "0", "no", "none", "null"})
@@ -34,25 +49,61 @@ def truthy(value: Any) -> bool:
 
 
 def render_request(
-    template: RequestTemplate, context: dict[str, Any], runtime: Runtime, where: str,
+    template: RequestTemplate, context: dict[str, Any], runtime: Runtime, where: str = "",
     idempotency_key: str | None = None,
-) -> tuple[OutgoingRequest, Any]:
-    """Renders a request template into an OutgoingRequest (and the client to send it with)."""
-    conn, client = runtime.connection(template.connection)
-    url = join_url(conn.base_url if conn else None, str(render_tree(template.url, context)), where)
-    params = query_pairs(conn.params if conn else None, render_tree(template.params, context))
-    headers = header_values(conn.headers if conn else None, render_tree(template.headers, context))
-    if template.content_type is not None:
-        headers["Content-Type"] = str(render_tree(template.content_type, context))
-    body = None if template.body is None else render_tree(template.body, context)
-    data = encode_body(template.body_kind, body, headers)
-    if idempotency_key is not None:
-        headers.setdefault("Idempotency-Key", idempotency_key)
-    return OutgoingRequest(template.method, url, params, headers, data, template.timeout), client
+) -> tuple[OutgoingRequest, ConnectionClient]:
+    """Renders a request template into an OutgoingRequest (and the client to send it with).
+
+    `where` ("poll of recipe x") prefixes errors; a step's runner adds the step itself.
+    """
+    try:
+        conn, client = runtime.connection(template.connection)
+        base_url = conn.base_url if conn else None
+        url = join_url(base_url, render_tree(template.url, context), "the request")
+        params = query_pairs(conn.params if conn else None, render_tree(template.params, context))
+        headers = header_values(conn.headers if conn else None,
+                                render_tree(template.headers, context))
+        if template.content_type is not None:
+            headers["Content-Type"] = str(render_tree(template.content_type, context))
+        body = None if template.body is None else render_tree(template.body, context)
+        data = encode_body(template.body_kind, body, headers)
+    except RunnerError as exc:
+        if not where:
+            raise
+        raise type(exc)(f"{where}: {exc}") from exc
+    if idempotency_key is not None and "Idempotency-Key" not in headers:
+        headers["Idempotency-Key"] = idempotency_key
+    request = OutgoingRequest(template.method, url, params, headers, data, template.timeout,
+                              template.expect)
+    return request, client
+
+
+def loop_info(index: int, length: int) -> dict[str, Any]:
+    """`loop` inside a `for_each` step, with the names Jinja's own loop has."""
+    return {"index": index + 1, "index0": index, "first": index == 0,
+            "last": index == length - 1, "length": length, "revindex": length - index}
+
+
+def uses_name(trees: list[CompiledTree | None], root: str) -> bool:
+    """Whether any template of `trees` refers to the name `root`."""
+    return any(
+        ref.root == root
+        for tree in trees if tree is not None
+        for _, template in iter_templates(tree)
+        for ref in template.references
+    )
+
+
+def _request_trees(request: RequestTemplate) -> list[CompiledTree | None]:
+    return [request.url, request.params, request.headers, request.body, request.content_type]
+
+
+DRY_OUTPUT: dict[str, Any] = {"status": None, "headers": {}, "body": None, "ok": True,
+                              "dry_run": True}
 
 
 class StepRunner:
-    """Runs the steps of jobs against one runtime."""
+    """Runs the steps of one job against one runtime; `run` never raises for a step's failure."""
 
     def __init__(self, runtime: Runtime, job_id: str, dry_run: bool = False) -> None:
         self.runtime = runtime
@@ -60,43 +111,74 @@ class StepRunner:
         self.dry_run = dry_run
 
     async def run(self, step: Step, context: dict[str, Any]) -> StepRecord:
+        """The step's record; its `output` is what later templates see (not yet redacted)."""
         started, clock = datetime.now(UTC).isoformat(), time.perf_counter()
         record = StepRecord(step.id, "succeeded", started, 0.0)
         try:
-            await self._run(step, context, record)
+            record.output = await self._run(step, context, record)
         except RunnerError as exc:
-            record.status, record.error = "failed", self._redact(f"step {step.id}: {exc}")
-            if step.on_error == "continue":
+            if self._unrenderable(step, exc):
+                record.status, record.output = "skipped", {**DRY_OUTPUT, "skipped": True}
+                reason = f"not rendered in a dry run: it needs an earlier step's response ({exc})"
+                record.calls.append(CallRecord(None, None, error=self._redact(reason),
+                                               skipped=True))
+            else:
+                record.status, record.error = "failed", self._redact(f"step {step.id}: {exc}")
                 record.output = {"ok": False, "error": record.error}
         record.duration_ms = round((time.perf_counter() - clock) * 1000, 3)
         return record
 
-    async def _run(self, step: Step, context: dict[str, Any], record: StepRecord) -> None:
-        if step.for_each is None:
-            if step.condition is not None and not truthy(render_tree(step.condition, context)):
-                record.status, record.output = "skipped", {"skipped": True, "ok": True}
+    def _unrenderable(self, step: Step, exc: RunnerError) -> bool:
+        if not self.dry_run or not isinstance(exc, TemplateError):
+            return False
+        trees = [step.condition, step.for_each, *_request_trees(step.request)]
+        return uses_name(trees, "steps")
+
+    async def _run(self, step: Step, context: dict[str, Any], record: StepRecord) -> Any:
+        per_item = step.for_each is not None and (
+            uses_name([step.condition], "item") or uses_name([step.condition], "loop")
+        )
+        if step.condition is not None and not per_item:
+            if not truthy(render_tree(step.condition, context)):
+                record.status = "skipped"
                 record.calls.append(CallRecord(None, None, skipped=True))
-                return
-            record.output = await self._call(step, context, None, record)
-            return
-        items = render_tree(step.for_each, context)
+                return {"skipped": True, "ok": True}
+        if step.for_each is None:
+            return await self._call(step, context, None, record)
+        items = self._items(step, context)
+        outputs: list[Any] = []
+        for index, item in enumerate(items):
+            scope = {**context, "item": item, "loop": loop_info(index, len(items))}
+            condition = step.condition
+            if per_item and condition is not None and not truthy(render_tree(condition, scope)):
+                record.calls.append(CallRecord(index, None, skipped=True))
+                outputs.append({"skipped": True, "ok": True})
+                continue
+            outputs.append(await self._item(step, scope, index, record))
+            if record.status == "failed" and step.on_error == "fail":
+                break
+        return outputs
+
+    def _items(self, step: Step, context: dict[str, Any]) -> list[Any]:
+        items = render_tree(step.for_each, context)  # type: ignore[arg-type]
+        if items is None:
+            return []
         if not isinstance(items, list):
             raise StepError(f"for_each must give a list, got {type(items).__name__}")
         if len(items) > MAX_ITEMS:
             raise StepError(f"for_each gave {len(items)} items; at most {MAX_ITEMS} are allowed")
-        outputs: list[Any] = []
-        record.output = outputs
-        for index, item in enumerate(items):
-            loop = {"index": index + 1, "index0": index, "first": index == 0,
-                    "last": index == len(items) - 1, "length": len(items)}
-            scope = {**context, "item": item, "loop": loop}
-            if step.condition is not None and not truthy(render_tree(step.condition, scope)):
-                outputs.append({"skipped": True, "ok": True})
-                record.calls.append(CallRecord(index, None, skipped=True))
-                continue
-            outputs.append(await self._call(step, scope, index, record))
-            if record.status == "failed" and step.on_error == "fail":
-                return
+        return items
+
+    async def _item(
+        self, step: Step, scope: dict[str, Any], index: int, record: StepRecord
+    ) -> dict[str, Any]:
+        """One element of a `for_each`: its failure is the element's, the loop decides to go on."""
+        try:
+            return await self._call(step, scope, index, record)
+        except RunnerError as exc:
+            if self._unrenderable(step, exc):
+                raise
+            return self._failed(step, record, index, str(exc), {})
 
     async def _call(
         self, step: Step, context: dict[str, Any], index: int | None, record: StepRecord
@@ -104,83 +186,27 @@ class StepRunner:
         key = None
         if step.idempotency_key:
             key = f"{self.job_id}-{step.id}" + ("" if index is None else f"-{index}")
-        request, client = render_request(step.request, context, self.runtime, f"step {step.id}", key)
-        call = CallRecord(index, self._request_record(request))
+        request, client = render_request(step.request, context, self.runtime, "", key)
+        redactor, limit = self.runtime.redactor, self.runtime.body_limit
+        call = CallRecord(index, request_record(request, redactor, limit))
         record.calls.append(call)
         if self.dry_run:
-            return {"status": None, "headers": Headers(), "body": None, "ok": True, "dry_run": True}
+            return {**DRY_OUTPUT, "headers": Headers()}
         exchange = await client.send(request, step.retry)
-        call.attempts = exchange.attempts
-        if exchange.sent_url is not None and call.request is not None:
-            call.request.url = self.runtime.redactor.redact_url(str(exchange.sent_url))
-        if exchange.sent_headers is not None and call.request is not None:
-            pairs = list(exchange.sent_headers.items())
-            call.request.headers = self.runtime.redactor.redact_header_pairs(pairs)
-        return self._outcome(step, exchange, call, record)
-
-    def _outcome(
-        self, step: Step, exchange: Exchange, call: CallRecord, record: StepRecord
-    ) -> dict[str, Any]:
-        request = exchange.request
-        where = f"{request.method} {self._redact(str(exchange.sent_url or request.url))}"
-        if not exchange.responded:
-            call.error = self._redact(f"{where} failed: {exchange.error}")
-            return self._failed(step, record, call.error, {})
-        call.response = self._response_record(exchange)
-        headers = Headers(list(exchange.headers.items()) if exchange.headers else [])
-        view: dict[str, Any] = {"status": exchange.status, "headers": headers, "ok": True}
-        try:
-            view["body"] = parse_body(headers.get("Content-Type", ""), exchange.body)
-        except BodyError as exc:
-            view["body"] = exchange.body.decode("utf-8", errors="replace")
-            call.error = self._redact(f"{where}: {exc}; body starts with: {_start(exchange.body)}")
-            return self._failed(step, record, call.error, view)
-        expect = step.request.expect
-        accepted = exchange.status in expect if expect else 200 <= (exchange.status or 0) < 300
-        if not accepted:
-            wanted = ", ".join(str(s) for s in sorted(expect)) if expect else "2xx"
-            call.error = self._redact(
-                f"{where} answered {exchange.status} {exchange.reason} (expected {wanted}); "
-                f"body starts with: {_start(exchange.body)}"
-            )
-            return self._failed(step, record, call.error, view)
+        fill_call(call, exchange, redactor, limit)
+        view, problem = read_exchange(exchange, redactor.redact_url)
+        if problem is not None:
+            call.error = self._redact(problem)
+            return self._failed(step, record, index, call.error, view)
         return view
 
     def _failed(
-        self, step: Step, record: StepRecord, error: str, view: dict[str, Any]
+        self, step: Step, record: StepRecord, index: int | None, error: str, view: dict[str, Any]
     ) -> dict[str, Any]:
+        label = f"step {step.id}" + ("" if index is None else f" (item {index})")
         record.status = "failed"
-        record.error = f"step {step.id}: {error}"
+        record.error = self._redact(f"{label}: {error}")
         return {**view, "ok": False, "error": record.error}
 
     def _redact(self, text: str) -> str:
         return self.runtime.redactor.redact_text(text)
-
-    def _request_record(self, request: OutgoingRequest) -> RequestRecord:
-        body, cut = self._cut(request.data)
-        return RequestRecord(
-            request.method,
-            self.runtime.redactor.redact_url(str(request.url.update_query(request.params) if request.params else request.url)),
-            self.runtime.redactor.redact_header_pairs(list(request.headers.items())),
-            body, cut,
-        )
-
-    def _response_record(self, exchange: Exchange) -> ResponseRecord:
-        body, cut = self._cut(exchange.body)
-        headers = list(exchange.headers.items()) if exchange.headers else []
-        return ResponseRecord(
-            exchange.status or 0, exchange.reason,
-            self.runtime.redactor.redact_header_pairs(headers), body, cut,
-        )
-
-    def _cut(self, data: bytes | None) -> tuple[str | None, bool]:
-        if data is None:
-            return None, False
-        limit = self.runtime.body_limit
-        text = data[:limit].decode("utf-8", errors="replace")
-        return self._redact(text), len(data) > limit
-
-
-def _start(body: bytes, size: int = 200) -> str:
-    text = body[:size].decode("utf-8", errors="replace").replace("\n", " ").strip()
-    return (text + "…") if len(body) > size else (text or "(empty)")

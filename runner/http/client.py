@@ -86,8 +86,7 @@ class ClientSettings:
     name: str
     policy: EgressPolicy = field(default_factory=EgressPolicy)
     ssl_context: ssl.SSLContext | bool = True
-    proxy: str | None = None  # without userinfo: proxy credentials go in proxy_headers
-    proxy_headers: dict[str, str] | None = None
+    proxy: str | None = None  # userinfo in it is sent as Proxy-Authorization
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     rate_limiter: RateLimiter | None = None
@@ -173,8 +172,10 @@ class ConnectionClient:
         try:
             await self._follow(exchange)
         except EgressError as exc:
+            exchange.status, exchange.headers = None, None  # a redirect's 3xx is not the answer
             exchange.refused, exchange.error = True, self._after_redirect(exchange, exc)
         except RunnerError as exc:  # e.g. an OAuth2 token that cannot be obtained
+            exchange.status, exchange.headers = None, None
             exchange.error = str(exc)
         except asyncio.TimeoutError:
             exchange.failure = "timeout"
@@ -194,6 +195,12 @@ class ConnectionClient:
             return
         exchange.error = describe(exc)
         exchange.failure = None if is_final(exc) else classify(exc)
+        secure = exchange.final_url is not None and exchange.final_url.scheme == "https"
+        if secure and isinstance(exc, aiohttp.ServerDisconnectedError):
+            # TLS 1.3 servers reject a missing client certificate after the handshake: the
+            # client only sees the connection close, so say what it usually means.
+            exchange.error += " (over TLS this is how a server refuses a connection without " \
+                "the client certificate it requires: see tls.client_cert)"
 
     def _after_redirect(self, exchange: Exchange, refusal: EgressError) -> str:
         if not exchange.redirects:
@@ -245,7 +252,7 @@ class ConnectionClient:
         async with session.request(
             exchange.request.method, url, params=params or None, headers=headers,
             data=exchange.request.data, allow_redirects=False, proxy=self.settings.proxy,
-            proxy_headers=self.settings.proxy_headers, timeout=timeout,
+            timeout=timeout,
         ) as response:
             exchange.status, exchange.reason = response.status, response.reason or ""
             exchange.headers = response.headers

@@ -5,6 +5,8 @@ Kept apart from the client so the wording of every network failure lives in one 
 
 from __future__ import annotations
 
+import os
+
 import aiohttp
 
 from runner.http.retry import Failure
@@ -53,9 +55,9 @@ def describe(exc: aiohttp.ClientError) -> str:
     if isinstance(exc, aiohttp.ClientSSLError):
         return f"connection failed: TLS error ({_ssl_reason(exc)})"
     if isinstance(exc, aiohttp.ClientProxyConnectionError):
-        return f"connection to the proxy failed: {exc.os_error.strerror or exc.os_error}"
+        return f"connection to the proxy failed: {_os_reason(exc.os_error)}"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"connection failed: {exc.os_error.strerror or exc.os_error} ({exc.host}:{exc.port})"
+        return f"connection failed: {_os_reason(exc.os_error)} ({exc.host}:{exc.port})"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "connection failed: the server closed the connection without answering"
     if isinstance(exc, aiohttp.ClientHttpProxyError):
@@ -75,8 +77,11 @@ def _ssl_reason(exc: aiohttp.ClientSSLError) -> str:
     return str(reason or getattr(error, "strerror", None) or error)
 
 
-def _os_reason(exc: aiohttp.ClientOSError) -> str:
+def _os_reason(exc: OSError) -> str:
+    """`Connection refused` rather than asyncio's `Connect call failed ('127.0.0.1', 80)`."""
     reason = getattr(exc, "reason", None)  # ssl.SSLError subclasses carry a short reason
     if reason:
         return f"TLS error ({reason})"
+    if exc.errno:
+        return os.strerror(exc.errno)
     return str(exc.strerror or exc)
