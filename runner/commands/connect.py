@@ -227,5 +227,14 @@ def _report(name: str, tokens: TokenSet, store: str | None) -> None:
     sys.stdout.write(
         f"✓ connection {name} is authorized: scopes: {' '.join(tokens.scopes) or 'none listed'}; "
         f"access token {expiry}; refresh token: {'yes' if tokens.refresh_token else 'no'}\n"
-        f"  tokens stored encrypted in {Redactor().redact_url(store_url(store))}\n"
+        f"  tokens stored encrypted in {shown_store(store_url(store))}\n"
     )
+
+
+def shown_store(url: str) -> str:
+    """The store URL without the credentials a database URL may hold."""
+    scheme, sep, rest = url.partition("://")
+    host, slash, path = rest.partition("/")
+    if "@" in host:
+        host = "***@" + host.rsplit("@", 1)[1]
+    return f"{scheme}{sep}{host}{slash}{path}"

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import base64
 import hashlib
 import itertools
 import secrets
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 from aiohttp import web
 from yarl import URL
 
+from runner.commands import connect as connect_command
 from runner.commands.common import load_project
 from runner.engine.runtime import Runtime, build_runtime
 from runner.http.client import Exchange, OutgoingRequest
 from runner.oauth.factory import make_auth_factory
+from runner.oauth.tokens import TokenSet, TokenVault
 from runner.recipe.compile import Project
 from runner.secrets import SecretSource
 from runner.store import open_store
@@ -236,3 +241,59 @@ def make_runtime(project: Project, store: Store, source: SecretSource,
 async def get(runtime: Runtime, url: str, name: str = "svc") -> Exchange:
     _, client = runtime.connection(name)
     return await client.send(OutgoingRequest("GET", URL(url)))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+AUTH_CODE_AT = """\
+  type: oauth2_authorization_code
+  authorization_url: {authorize}
+  token_url: {token}
+  client_id: "{{{{ secrets.CLIENT_ID }}}}"
+  client_secret: "{{{{ secrets.CLIENT_SECRET }}}}"
+  scopes: read write
+  redirect_uri: {redirect}
+  pkce: {pkce}
+  auth_params: {{access_type: offline, prompt: consent}}"""
+
+
+class ConnectSetup:
+    """Connection `svc` (authorization code) whose redirect_uri is a free local port; a store."""
+
+    def __init__(self, tmp_path: Path, provider_url: str, pkce: bool = True,
+                 api_url: str | None = None, redirect: str | None = None) -> None:
+        self.redirect = redirect or f"http://127.0.0.1:{free_port()}/oauth/callback"
+        auth = AUTH_CODE_AT.format(
+            authorize=f"{provider_url}/authorize", token=f"{provider_url}/token",
+            redirect=self.redirect, pkce="true" if pkce else "false",
+        )
+        self.path = tmp_path / "connections.yaml"
+        self.path.write_text(connection_yaml(api_url or provider_url, auth), encoding="utf-8")
+        self.db = tmp_path / "runner.db"
+        self.store = f"sqlite:///{self.db}"
+
+    def args(self, **overrides: Any) -> argparse.Namespace:
+        values = {"name": "svc", "paths": [str(self.path)], "store": self.store, "timeout": "10s",
+                  "no_browser": True, "via_server": None, **overrides}
+        return argparse.Namespace(**values)
+
+    async def stored(self) -> TokenSet | None:
+        store = open_store(self.store)
+        async with store:
+            return await TokenVault(store, secrets_env()).load("svc")
+
+
+async def run_connect(setup: ConnectSetup, **overrides: Any) -> tuple[int, int | None, str]:
+    """Runs `runner connect` and follows its URL like a browser: (exit code, page status, page)."""
+    urls: asyncio.Queue[str] = asyncio.Queue()
+    task = asyncio.create_task(
+        connect_command.connect(setup.args(**overrides), secrets_env(), urls.put_nowait)
+    )
+    url = await asyncio.wait_for(urls.get(), 10)
+    async with aiohttp.ClientSession() as browser, browser.get(url) as page:
+        status, text = page.status, await page.text()
+    return await asyncio.wait_for(task, 10), status, text
