@@ -59,15 +59,12 @@ async def connect(
     _check_connection(project, args.name)
     _check_key(secrets)
     store = open_store(store_url(args.store))
+    runtime = _runtime(project, args.name, secrets, store)  # touches the store only later
     try:
         await store.open()
     except StoreError as exc:
+        await runtime.close()
         raise CommandError(f"runner: store: {exc}", 2) from exc
-    try:
-        runtime = _runtime(project, args.name, secrets, store)
-    except CommandError:
-        await store.close()
-        raise
     auth = runtime.connections[args.name].client.settings.auth
     assert isinstance(auth, AuthorizationCodeAuth)
     announce = _announcer(args, on_url, timeout)
@@ -92,10 +89,19 @@ def _runtime(project: Project, name: str, secrets: SecretSource, store: Store) -
     factory = make_auth_factory(store, secrets)
     try:
         return build_runtime(single, secrets, Redactor(), auth_factory=factory)
-    except SecretError as exc:
-        raise CommandError(f"runner: {exc}", 2) from exc
     except RunnerError as exc:
-        raise CommandError(f"runner: {exc}", 1) from exc
+        raise CommandError(f"runner: {exc}", 2 if _missing_secret(exc) else 1) from exc
+
+
+def _missing_secret(exc: BaseException | None) -> bool:
+    """A secret not provided is the environment's problem (exit 2), however it was wrapped."""
+    for _ in range(10):
+        if exc is None:
+            return False
+        if isinstance(exc, SecretError):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _timeout(text: str) -> float:
@@ -186,11 +192,11 @@ async def _via_server(
 async def _check_daemon(server: str) -> None:
     url = server.rstrip("/") + "/healthz"
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session:
-            async with session.get(url) as response:
-                if response.status == 200:
-                    return
-                problem = f"answered {response.status}"
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
+            if response.status == 200:
+                return
+            problem = f"answered {response.status}"
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         problem = f"is not reachable ({type(exc).__name__})"
     raise CommandError(f"runner: --via-server: the daemon at {url} {problem}", 2)
@@ -201,7 +207,7 @@ def _announcer(args: argparse.Namespace, on_url: Callable[[str], None] | None,
     def announce(request: AuthorizationRequest) -> None:
         sys.stdout.write(
             f"Open this URL in a browser to authorize connection {args.name}:\n\n  {request.url}\n\n"
-            f"Waiting up to {timeout:g}s for the provider to redirect to {request.redirect_uri}"
+            f"Waiting up to {args.timeout} for the provider to redirect to {request.redirect_uri}"
             f"{' (through the daemon at ' + args.via_server + ')' if args.via_server else ''}...\n"
         )
         sys.stdout.flush()

@@ -232,3 +232,20 @@ async def test_missing_or_wrong_secret_key_is_a_clear_error(
             await runtime.close()
         assert expected in (exchange.error or ""), exchange.error
     assert provider.calls == []
+
+
+async def test_a_job_sends_the_token_but_its_history_never_shows_it(
+    tmp_path: Path, provider: Provider, store: Store
+) -> None:
+    clock = Clock()
+    seeded = await _seed(provider, store, clock)
+    project = _project(tmp_path, provider.url, RECIPE)
+    runtime = make_runtime(project, store, secrets_env(), clock)
+    try:
+        job = await run_job(runtime, project.recipes["call-api"], new_job("call-api", {}))
+    finally:
+        await runtime.close()
+    assert job.status == "succeeded", job.error
+    assert provider.api_auth == [f"Bearer {seeded.access_token}"]
+    history = json.dumps(job.to_json())
+    assert seeded.access_token not in history and "Authorization" in history

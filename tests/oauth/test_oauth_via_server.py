@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from runner.store.base import Store
 
 import aiohttp
 import pytest
@@ -17,6 +16,7 @@ from runner.commands.common import CommandError, load_project
 from runner.engine.runtime import Runtime
 from runner.oauth.daemon_callback import make_callback_handler
 from runner.store import open_store
+from runner.store.base import Store
 from tests.oauth.oauth_support import (
     ConnectSetup,
     Provider,
