@@ -19,10 +19,9 @@ from typing import Any, TextIO
 from runner.commands.common import CommandError, exit_code, fail, load_project, recipe_argument
 from runner.commands.output import print_job_end, print_job_start, print_request, print_step
 from runner.engine.job import new_job, now_iso, recipe_context, run_job
-from runner.engine.recording import request_record
 from runner.engine.records import JobRecord, StepRecord
 from runner.engine.runtime import Runtime, build_runtime
-from runner.engine.steps import render_request
+from runner.engine.steps import dry_record, render_request
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Recipe
 from runner.redact import Redactor
@@ -125,7 +124,7 @@ async def _jobs(
     text = args.format == "text"
     if recipe.poll is not None and event is None:
         if args.dry_run:
-            _show_poll_request(runtime, recipe, sys.stdout if text else sys.stderr)
+            await _show_poll_request(runtime, recipe, sys.stdout if text else sys.stderr)
             return []
         from runner.commands.pollonce import poll_events
 
@@ -138,14 +137,14 @@ async def _jobs(
             for e in events]
 
 
-def _show_poll_request(runtime: Runtime, recipe: Recipe, out: TextIO) -> None:
+async def _show_poll_request(runtime: Runtime, recipe: Recipe, out: TextIO) -> None:
     assert recipe.poll is not None
     where = f"poll of recipe {recipe.name}"
     context = recipe_context(runtime, recipe)
-    request, _ = render_request(recipe.poll.request, context, runtime, where)
+    request, client = render_request(recipe.poll.request, context, runtime, where)
     out.write(f"poll request of recipe {recipe.name} (dry run: not sent, so no job runs;"
               " give --event with a record to dry-run the steps)\n")
-    print_request(request_record(request, runtime.redactor, runtime.body_limit), out)
+    print_request(await dry_record(request, client, runtime.redactor, runtime.body_limit), out)
 
 
 async def _one_job(

@@ -110,15 +110,25 @@ def encode_body(kind: str, value: Any, headers: CIMultiDict[str]) -> bytes | Non
     """The body bytes for `json`, `form` or raw `body`, setting Content-Type unless given."""
     if kind == "none":
         return None
+    try:
+        return _encode(kind, value, headers)
+    except (TypeError, ValueError) as exc:  # NaN, lone surrogates: nothing an API can read
+        raise StepError(f"the {kind} body cannot be encoded: {exc}") from None
+
+
+def _encode(kind: str, value: Any, headers: CIMultiDict[str]) -> bytes:
     if kind == "json":
         headers.setdefault("Content-Type", "application/json")
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        return _json_text(value).encode()
     if kind == "form":
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         return urlencode(query_pairs(value if isinstance(value, Mapping) else {})).encode()
     headers.setdefault("Content-Type", "text/plain; charset=utf-8")
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text.encode()
+    return (value if isinstance(value, str) else _json_text(value)).encode()
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class BodyError(ValueError):

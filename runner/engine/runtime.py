@@ -13,7 +13,7 @@ from typing import Any
 from yarl import URL
 
 from runner.durations import parse_size
-from runner.errors import AuthError, RunnerError
+from runner.errors import AuthError, RunnerError, StepError
 from runner.http.auth import Auth, build_static_auth
 from runner.http.client import ClientSettings, ConnectionClient
 from runner.http.egress import EgressPolicy
@@ -58,7 +58,9 @@ class Runtime:
         if name is None:
             assert self.bare is not None
             return None, self.bare
-        conn = self.connections[name]
+        conn = self.connections.get(name)
+        if conn is None:  # `runner validate` reports this; a hand-built project may not
+            raise StepError(f"there is no connection named {name!r}")
         return conn, conn.client
 
     def context_base(self) -> dict[str, Any]:

@@ -21,6 +21,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from multidict import CIMultiDict
+
 from runner.engine.messages import (
     Headers,
     encode_body,
@@ -30,11 +32,13 @@ from runner.engine.messages import (
     read_exchange,
 )
 from runner.engine.recording import fill_call, request_record
-from runner.engine.records import CallRecord, StepRecord
+from runner.engine.records import CallRecord, RequestRecord, StepRecord
 from runner.engine.runtime import Runtime
 from runner.errors import RunnerError, StepError, TemplateError
+from runner.http.auth import StaticAuth
 from runner.http.client import ConnectionClient, OutgoingRequest
 from runner.recipe.compile import RequestTemplate, Step
+from runner.redact import Redactor
 from runner.templating import CompiledTree, iter_templates, render_tree
 
 MAX_ITEMS = 10_000
@@ -96,6 +100,18 @@ def uses_name(trees: list[CompiledTree | None], root: str) -> bool:
 
 def _request_trees(request: RequestTemplate) -> list[CompiledTree | None]:
     return [request.url, request.params, request.headers, request.body, request.content_type]
+
+
+async def dry_record(
+    request: OutgoingRequest, client: ConnectionClient, redactor: Redactor, limit: int
+) -> RequestRecord:
+    """A dry run's record with the connection's static credentials (shown as `***`) added;
+    token-based auth is left out, since obtaining a token would send a request."""
+    headers, params = CIMultiDict(request.headers), list(request.params)
+    if isinstance(client.settings.auth, StaticAuth):
+        await client.settings.auth.apply(headers, params)
+    url = request.url.extend_query(params) if params else request.url
+    return request_record(request, redactor, limit, str(url), headers.items())
 
 
 DRY_OUTPUT: dict[str, Any] = {"status": None, "headers": {}, "body": None, "ok": True,
@@ -188,10 +204,12 @@ class StepRunner:
             key = f"{self.job_id}-{step.id}" + ("" if index is None else f"-{index}")
         request, client = render_request(step.request, context, self.runtime, "", key)
         redactor, limit = self.runtime.redactor, self.runtime.body_limit
+        if self.dry_run:
+            sent = await dry_record(request, client, redactor, limit)
+            record.calls.append(CallRecord(index, sent))
+            return {**DRY_OUTPUT, "headers": Headers()}
         call = CallRecord(index, request_record(request, redactor, limit))
         record.calls.append(call)
-        if self.dry_run:
-            return {**DRY_OUTPUT, "headers": Headers()}
         exchange = await client.send(request, step.retry)
         fill_call(call, exchange, redactor, limit)
         view, problem = read_exchange(exchange, redactor.redact_url)

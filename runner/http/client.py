@@ -6,6 +6,10 @@ included), follows redirects for GET and HEAD only (each hop checked against the
 credentials dropped when the origin differs from the first request's), retries by the pure rules
 of `runner.http.retry`, and returns an `Exchange` describing everything that happened. It never
 raises for a network or HTTP problem: a job must be able to record why a request failed.
+
+Two things aiohttp does on its own: it re-sends an idempotent request (GET, HEAD, PUT, DELETE,
+OPTIONS) once when the connection breaks before any answer, for the sake of stale keep-alive
+connections (RFC 9112 allows it; here that is part of one attempt), and each redirect hop gets the whole `timeout` again (a chain is bounded by six of them).
 """
 
 from __future__ import annotations
@@ -143,7 +147,7 @@ class ConnectionClient:
         try:
             return await self.settings.auth.refresh()
         except RunnerError as exc:
-            exchange.error = f"answered 401 and the credentials could not be renewed: {exc}"
+            exchange.error = f"the credentials could not be renewed: {exc}"
             return False
 
     def _delay(self, policy: RetryPolicy, exchange: Exchange, attempt: int) -> float | None:
@@ -171,24 +175,27 @@ class ConnectionClient:
         exchange.redirects = []
         try:
             await self._follow(exchange)
-        except EgressError as exc:
-            exchange.status, exchange.headers = None, None  # a redirect's 3xx is not the answer
-            exchange.refused, exchange.error = True, self._after_redirect(exchange, exc)
-        except RunnerError as exc:  # e.g. an OAuth2 token that cannot be obtained
-            exchange.status, exchange.headers = None, None
-            exchange.error = str(exc)
-        except asyncio.TimeoutError:
-            exchange.failure = "timeout"
-            exchange.error = f"timeout: no response within {self._timeout(exchange.request):g}s"
-        except aiohttp.ClientError as exc:
-            self._client_error(exchange, exc)
-        except (ValueError, OSError) as exc:  # e.g. a header aiohttp refuses to send
-            exchange.error = f"request not sent: {exc}"
+        except (RunnerError, asyncio.TimeoutError, aiohttp.ClientError, ValueError, OSError) as exc:
+            self._no_answer(exchange, exc)
         record.duration_ms = round((time.perf_counter() - started) * 1000, 3)
         record.status, record.error = exchange.status, exchange.error
 
+    def _no_answer(self, exchange: Exchange, exc: BaseException) -> None:
+        """Records why an attempt got no response (a redirect's 3xx before it is not one)."""
+        exchange.status, exchange.headers, exchange.body = None, None, b""
+        if isinstance(exc, EgressError):
+            exchange.refused, exchange.error = True, self._after_redirect(exchange, exc)
+        elif isinstance(exc, RunnerError):  # e.g. an OAuth2 token that cannot be obtained
+            exchange.error = str(exc)
+        elif isinstance(exc, asyncio.TimeoutError):
+            exchange.failure = "timeout"
+            exchange.error = f"timeout: no response within {self._timeout(exchange.request):g}s"
+        elif isinstance(exc, aiohttp.ClientError):
+            self._client_error(exchange, exc)
+        else:  # ValueError, OSError: e.g. a header aiohttp refuses to send
+            exchange.error = f"request not sent: {exc}"
+
     def _client_error(self, exchange: Exchange, exc: aiohttp.ClientError) -> None:
-        exchange.status, exchange.headers = None, None
         refusal = egress_error_of(exc)
         if refusal is not None:
             exchange.refused, exchange.error = True, self._after_redirect(exchange, refusal)

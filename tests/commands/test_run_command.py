@@ -173,3 +173,33 @@ async def test_connection_test_reports_success_and_failure(httpbin_url, tmp_path
     assert (f"✗ connection api does not work: step test: GET {httpbin_url}/status/403 answered "
             "403 FORBIDDEN (expected 2xx)") in out
     assert SECRET not in out + err
+
+
+def test_a_dry_run_of_a_poll_recipe_shows_the_poll_request_and_sends_nothing(
+    tmp_path, capsys, monkeypatch
+):
+    from runner.cli import main
+
+    monkeypatch.setenv("API_PASSWORD", SECRET)
+    write(tmp_path, "docs.yaml", connection("http://127.0.0.1:9") + POLL)
+    code = main(["run", "issues", str(tmp_path / "docs.yaml"), "--dry-run"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "poll request of recipe issues (dry run: not sent" in out
+    assert "→ GET http://127.0.0.1:9/issues" in out and "Authorization: ***" in out
+    assert SECRET not in out
+
+
+def test_a_failed_poll_exits_1_naming_the_request(tmp_path, capsys, monkeypatch):
+    from runner.cli import main
+
+    monkeypatch.setenv("API_PASSWORD", SECRET)
+    port = 9  # discard: nothing listens there on 127.0.0.1
+    write(tmp_path, "docs.yaml", connection(f"http://127.0.0.1:{port}") + POLL)
+    code = main(["run", "issues", str(tmp_path / "docs.yaml"), "--format", "json"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.out == ""
+    assert captured.err.startswith(
+        f"runner: poll of recipe issues: GET http://127.0.0.1:{port}/issues failed: "
+        "connection failed: Connection refused")

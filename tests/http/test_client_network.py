@@ -389,3 +389,50 @@ auth: {{type: basic, username: ann, password: "{{{{ secrets.PW }}}}"}}
     for text in (job.error, json.dumps(job.to_json())):
         assert "pw-secret-9" not in text
         assert basic_header("ann", "pw-secret-9").split()[1] not in text
+
+
+# --------------------------------------------------------------------------------------------
+# The egress policy through the engine
+
+
+async def test_a_bare_url_to_a_loopback_address_is_refused_and_not_retried(
+    sink, make_project, run_recipe
+):
+    project = make_project(docs(f"base_url: {sink.url}", f"""
+  - id: bare
+    retry: {{attempts: 3, backoff: 10ms}}
+    request: {{url: "{sink.url}/internal"}}
+"""))
+    job = await run_recipe(project, "r")
+    assert job.error == (f"step bare: GET {sink.url}/internal failed: refused: 127.0.0.1 is a "
+                         "loopback address; set private_network: true on the connection to "
+                         "allow private addresses")
+    assert len(job.steps[0].calls[0].attempts) == 1
+    assert sink.recorder.requests == []
+
+
+async def test_allow_hosts_is_the_complete_list_of_reachable_hosts(
+    sink, make_project, run_recipe
+):
+    project = make_project(docs(f"""
+base_url: {sink.url}
+private_network: true
+allow_hosts: [api.example.com]
+""", GET_PING))
+    job = await run_recipe(project, "r")
+    assert "refused: 127.0.0.1 is not in allow_hosts (api.example.com)" in job.error
+    assert sink.recorder.requests == []
+
+
+async def test_a_timeout_after_a_redirect_is_a_timeout_not_the_redirect(
+    sink, make_project, run_recipe
+):
+    sink.recorder.script("/a", Reply(302, headers={"Location": "/b"}))
+    sink.recorder.script("/b", Reply(delay=1.0))
+    project = make_project(docs(f"base_url: {sink.url}\nprivate_network: true", """
+  - id: go
+    request: {connection: api, url: /a, timeout: 200ms}
+"""))
+    job = await run_recipe(project, "r")
+    assert job.error == f"step go: GET {sink.url}/a failed: timeout: no response within 0.2s"
+    assert job.steps[0].calls[0].response is None

@@ -206,3 +206,38 @@ async def test_the_rate_limit_is_shared_by_every_job_of_the_process(
     assert all(j.status == "succeeded" for j in jobs)
     assert len(sink.recorder.requests) == 5
     assert 0.58 <= elapsed < 1.5  # 2 now, 2 after 300 ms, 1 after 600 ms
+
+
+class RenewingAuth:
+    """A token scheme: `refresh` renews the token, as an OAuth2 strategy would."""
+
+    def __init__(self) -> None:
+        self.token = "old"
+        self.refreshes = 0
+
+    async def apply(self, headers, params) -> None:  # type: ignore[no-untyped-def]
+        headers["Authorization"] = f"Bearer {self.token}"
+
+    async def refresh(self) -> bool:
+        self.refreshes += 1
+        self.token = "new"
+        return True
+
+
+async def test_a_401_is_answered_by_one_refresh_and_one_more_try(sink):
+    from yarl import URL
+
+    from runner.http.client import ClientSettings, ConnectionClient, OutgoingRequest
+    from runner.http.egress import EgressPolicy
+
+    sink.recorder.default = Reply(401)
+    auth = RenewingAuth()
+    client = ConnectionClient(ClientSettings("api", policy=EgressPolicy(private_network=True),
+                                             auth=auth))
+    try:
+        exchange = await client.send(OutgoingRequest("GET", URL(f"{sink.url}/me")))
+    finally:
+        await client.close()
+    assert exchange.status == 401 and auth.refreshes == 1
+    assert [r.headers["Authorization"] for r in sink.recorder.requests] == ["Bearer old",
+                                                                           "Bearer new"]
