@@ -3,8 +3,11 @@
     sqlite:///relative/path.db     SQLite file, relative to the working directory
     sqlite:////absolute/path.db    SQLite file, absolute path
     sqlite://:memory:              SQLite in memory, gone on close (tests, dry runs)
+    postgresql://user:password@host:5432/database     PostgreSQL, shared by replicas
+                                                      (`postgres://` too)
 
-Options go in the query string (`?synchronous=normal`); see `runner.store.sqlite`.
+Options go in the query string (`?synchronous=normal`, `?schema=runner&pool_max=20`); see
+`runner.store.sqlite` and `runner.store.postgres`.
 """
 
 from __future__ import annotations
@@ -23,9 +26,18 @@ def _sqlite(url: str) -> Store:
     return SQLiteStore.from_url(url)
 
 
+def _postgres(url: str) -> Store:
+    from runner.store.postgres import PostgresStore
+
+    return PostgresStore.from_url(url)
+
+
 # URL scheme -> factory; each imports its module when used, so a driver loads only when needed.
-# A PostgreSQL store adds "postgresql" (and "postgres") here.
-_IMPLEMENTATIONS: dict[str, Callable[[str], Store]] = {"sqlite": _sqlite}
+_IMPLEMENTATIONS: dict[str, Callable[[str], Store]] = {
+    "sqlite": _sqlite,
+    "postgresql": _postgres,
+    "postgres": _postgres,
+}
 
 
 def open_store(url: str) -> Store:

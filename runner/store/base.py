@@ -7,15 +7,24 @@ after `enqueue` returned is never lost, and a step that `checkpoint` recorded is
 A call cancelled before its write started stores nothing; one cancelled later may still commit.
 
 Ordering is by insertion (an increasing sequence the store assigns), never by timestamps, so
-"oldest first" holds even when clocks jump. Implementations: `sqlite.SQLiteStore`; a PostgreSQL
-one is planned. Obtain one with `runner.store.open_store(url)`; the contract every implementation
-must keep is `tests/store/test_store_contract.py`.
+"oldest first" holds even when clocks jump. Implementations: `sqlite.SQLiteStore` (one process)
+and `postgres.PostgresStore` (any number of replicas). Obtain one with
+`runner.store.open_store(url)`; the contract every implementation must keep is
+`tests/store/test_store_contract.py`.
+
+Several processes sharing one store coordinate through leases, each held by an `owner` (a replica
+id, unique per live process): a claimed job is leased to its claimer, who extends the lease with
+`heartbeat`; any replica's `recover_expired` requeues the jobs of an owner that stopped
+heartbeating. Each poll recipe is leased the same way (`acquire_poll`), and `token_lock` lets one
+replica refresh an OAuth2 token while the others wait, then read the new one.
 """
 
 from __future__ import annotations
 
 import abc
+import math
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -24,6 +33,15 @@ from runner.engine.records import JobRecord, StepRecord
 
 DEFAULT_CONCURRENCY = 1  # a recipe missing from `claim`'s mapping runs one job at a time, in order
 FINISHED = ("succeeded", "failed")
+DEFAULT_OWNER = "local"  # the owner of a process that shares its store with nobody
+DEFAULT_LEASE = 60.0  # seconds a claimed job stays leased without a heartbeat
+
+
+def check_lease(lease: float) -> float:
+    """The lease in seconds, or ValueError: a lease must be a positive, finite number."""
+    if not (isinstance(lease, int | float) and math.isfinite(lease) and lease > 0):
+        raise ValueError(f"a lease must be a positive number of seconds, not {lease!r}")
+    return float(lease)
 
 
 class Store(abc.ABC):
@@ -67,7 +85,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def claim(
-        self, limit: int, busy_recipes: Mapping[str, int], concurrency: Mapping[str, int]
+        self,
+        limit: int,
+        busy_recipes: Mapping[str, int],
+        concurrency: Mapping[str, int],
+        *,
+        owner: str = DEFAULT_OWNER,
+        lease: float = DEFAULT_LEASE,
     ) -> list[JobRecord]:
         """Marks up to `limit` queued jobs running and returns them, oldest first, with their steps.
 
@@ -78,7 +102,11 @@ class Store(abc.ABC):
         the store cannot see. Each recipe's jobs are taken as a prefix of its queue, so a later
         job of a recipe is never claimed while an earlier one waits: with concurrency 1 a
         recipe's jobs run strictly in enqueue order, including jobs requeued by `recover`.
-        Concurrent claims never return the same job.
+        Concurrent claims never return the same job -- from one process or several sharing the
+        store, where all of this holds across processes.
+
+        Each claimed job is leased to `owner` for `lease` seconds (ValueError unless positive):
+        keep it with `heartbeat`, or `recover_expired` hands it to another replica.
         """
 
     @abc.abstractmethod
@@ -99,7 +127,26 @@ class Store(abc.ABC):
 
         Their finished steps are kept, so the job resumes at its first unfinished step, and they
         keep their place in the queue. Call it once at start-up, before any worker claims: it
-        assumes no other live process is running jobs from this store.
+        assumes no other live process is running jobs from this store (replicas sharing a store
+        use `recover_expired` instead).
+        """
+
+    @abc.abstractmethod
+    async def heartbeat(self, owner: str, lease: float) -> None:
+        """Extends the lease of every job `owner` is running to `lease` seconds from now.
+
+        Call it well within the lease (every third of it, say). A job `recover_expired` already
+        took back is no longer the owner's and is not extended. ValueError unless `lease` > 0.
+        """
+
+    @abc.abstractmethod
+    async def recover_expired(self) -> int:
+        """Requeues the running jobs whose lease expired and returns how many.
+
+        As with `recover`, their finished steps are kept and they keep their place in the queue,
+        so another replica resumes each at its first unfinished step. Safe to call at any time
+        from any replica; a job running without a lease counts as expired. Lease times are the
+        store's clock (the database server's on PostgreSQL), so replicas' clocks need not agree.
         """
 
     @abc.abstractmethod
@@ -145,6 +192,31 @@ class Store(abc.ABC):
         """Replaces the poller's state and enqueues its jobs (in list order) in one transaction.
 
         Either everything is stored or nothing is, so a restart neither loses nor repeats an event.
+        """
+
+    @abc.abstractmethod
+    async def acquire_poll(self, recipe: str, owner: str, lease: float) -> bool:
+        """Takes or renews the lease on polling `recipe` for `lease` seconds; True when held.
+
+        True when no one held it, `owner` already did (the lease is extended), or the holder's
+        lease expired (taken over). False while another owner's lease runs: that replica polls.
+        Poll only while holding it, and renew it before each poll; the state to resume from is
+        `load_poll_state`. ValueError unless `lease` > 0.
+        """
+
+    @abc.abstractmethod
+    async def release_poll(self, recipe: str, owner: str) -> None:
+        """Gives up `owner`'s lease on polling `recipe` (at shutdown); another owner's is kept."""
+
+    @abc.abstractmethod
+    def token_lock(self, connection: str) -> AbstractAsyncContextManager[None]:
+        """A lock to hold while refreshing the connection's OAuth2 token: `async with`.
+
+        Holders of the same connection's lock run one at a time across every process sharing
+        the store (within one store object for SQLite), so one replica refreshes while the
+        others wait, then find the new token with `get_token`. Other connections' locks are
+        independent. Not re-entrant: a holder that asks for the same lock again waits forever.
+        Hold it only for the refresh: on PostgreSQL it occupies a pooled connection.
         """
 
     @abc.abstractmethod

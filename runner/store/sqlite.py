@@ -11,12 +11,14 @@ and its folder are created on first `open`. Query options:
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +28,14 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from runner.engine.records import JobRecord, StepRecord
 from runner.errors import StoreError
 from runner.store import sqlite_queries as q
-from runner.store.base import DEFAULT_CONCURRENCY, FINISHED, Store
+from runner.store.base import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_LEASE,
+    DEFAULT_OWNER,
+    FINISHED,
+    Store,
+    check_lease,
+)
 from runner.store.sqlite_conn import (
     MEMORY,
     Op,
@@ -71,12 +80,17 @@ def settings_from_url(url: str) -> Settings:
 
 
 class SQLiteStore(Store):
-    """Jobs, poll state and tokens in one SQLite file; see `Store` for what each method promises."""
+    """Jobs, poll state and tokens in one SQLite file; see `Store` for what each method promises.
+
+    Leases work as the contract says, timed by this machine's clock; token locks are held within
+    this store object only (one process is what SQLite is for).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._writer: Writer | None = None
         self._reader: Reader | None = None
+        self._token_locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
     def from_url(cls, url: str) -> SQLiteStore:
@@ -124,13 +138,21 @@ class SQLiteStore(Store):
         return await self._write(functools.partial(_insert_job, new=new), f"enqueuing {_name(job)}")
 
     async def claim(
-        self, limit: int, busy_recipes: Mapping[str, int], concurrency: Mapping[str, int]
+        self,
+        limit: int,
+        busy_recipes: Mapping[str, int],
+        concurrency: Mapping[str, int],
+        *,
+        owner: str = DEFAULT_OWNER,
+        lease: float = DEFAULT_LEASE,
     ) -> list[JobRecord]:
+        lease_until = time.time() + check_lease(lease)
         if limit <= 0:
             return []
         # Copies: the writer thread must not read mappings the event loop may change meanwhile.
+        marks = {"now": _now(), "owner": owner, "lease_until": lease_until}
         op = functools.partial(
-            _claim, limit=limit, busy=dict(busy_recipes), concurrency=dict(concurrency), now=_now()
+            _claim, limit=limit, busy=dict(busy_recipes), concurrency=dict(concurrency), marks=marks
         )
         return await self._write(op, "claiming jobs")
 
@@ -150,6 +172,32 @@ class SQLiteStore(Store):
 
     async def recover(self) -> int:
         return await self._write(_rowcount(q.REQUEUE_RUNNING), "recovering")
+
+    async def heartbeat(self, owner: str, lease: float) -> None:
+        values = (time.time() + check_lease(lease), owner)
+        await self._write(_rowcount(q.EXTEND_LEASES, values), f"extending the leases of {owner}")
+
+    async def recover_expired(self) -> int:
+        what = "requeuing jobs whose lease expired"
+        return await self._write(_rowcount(q.REQUEUE_EXPIRED, (time.time(),)), what)
+
+    async def acquire_poll(self, recipe: str, owner: str, lease: float) -> bool:
+        now = time.time()
+        params = {"recipe": recipe, "owner": owner, "lease_until": now + check_lease(lease)}
+        what = f"leasing the poll of recipe {recipe}"
+        return await self._write(_rowcount(q.ACQUIRE_POLL, {**params, "now": now}), what) > 0
+
+    async def release_poll(self, recipe: str, owner: str) -> None:
+        what = f"releasing the poll of recipe {recipe}"
+        await self._write(_rowcount(q.RELEASE_POLL, (recipe, owner)), what)
+
+    @contextlib.asynccontextmanager
+    async def token_lock(self, connection: str) -> AsyncIterator[None]:
+        if self._writer is None:
+            raise StoreError(f"locking the token of {connection}: the store is not open")
+        lock = self._token_locks.setdefault(connection, asyncio.Lock())
+        async with lock:
+            yield
 
     async def get_job(self, job_id: str) -> JobRecord | None:
         op = functools.partial(_load_job, job_id=job_id)
@@ -263,7 +311,7 @@ def _claim(
     limit: int,
     busy: dict[str, int],
     concurrency: dict[str, int],
-    now: str,
+    marks: dict[str, Any],
 ) -> list[JobRecord]:
     """Each recipe offers the head of its queue, as long as it has free slots; oldest win."""
     running = dict(conn.execute(q.RUNNING_COUNTS).fetchall())
@@ -274,7 +322,7 @@ def _claim(
         if slots > 0:
             offered += conn.execute(q.QUEUE_HEAD_OF_RECIPE, (recipe, slots)).fetchall()
     chosen = sorted(offered)[:limit]
-    conn.executemany(q.MARK_RUNNING, [(now, seq) for seq, _ in chosen])
+    conn.executemany(q.MARK_RUNNING, [{**marks, "seq": seq} for seq, _ in chosen])
     return [job for _, job_id in chosen if (job := _load_job(conn, job_id)) is not None]
 
 

@@ -37,12 +37,28 @@ QUEUED_RECIPES = "SELECT DISTINCT recipe FROM jobs WHERE status = 'queued'"
 QUEUE_HEAD_OF_RECIPE = """
 SELECT seq, id FROM jobs WHERE status = 'queued' AND recipe = ? ORDER BY seq LIMIT ?"""
 MARK_RUNNING = """
-UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE seq = ?"""
+UPDATE jobs
+SET status = 'running', started_at = COALESCE(started_at, :now), owner = :owner,
+    lease_until = :lease_until
+WHERE seq = :seq"""
 FINISH_JOB = """
 UPDATE jobs
-SET status = ?, error = ?, started_at = COALESCE(?, started_at), finished_at = ?, finished_ts = ?
+SET status = ?, error = ?, started_at = COALESCE(?, started_at), finished_at = ?, finished_ts = ?,
+    lease_until = NULL
 WHERE id = ?"""
-REQUEUE_RUNNING = "UPDATE jobs SET status = 'queued' WHERE status = 'running'"
+REQUEUE_RUNNING = """
+UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL WHERE status = 'running'"""
+
+# -- leases (times are unix seconds) ----------------------------------------------------------
+EXTEND_LEASES = "UPDATE jobs SET lease_until = ? WHERE status = 'running' AND owner = ?"
+REQUEUE_EXPIRED = """
+UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL
+WHERE status = 'running' AND (lease_until IS NULL OR lease_until < ?)"""
+ACQUIRE_POLL = """
+INSERT INTO poll_leases (recipe, owner, lease_until) VALUES (:recipe, :owner, :lease_until)
+ON CONFLICT (recipe) DO UPDATE SET owner = excluded.owner, lease_until = excluded.lease_until
+WHERE poll_leases.owner = excluded.owner OR poll_leases.lease_until < :now"""
+RELEASE_POLL = "DELETE FROM poll_leases WHERE recipe = ? AND owner = ?"
 PRUNE_FINISHED = """
 DELETE FROM jobs
 WHERE status IN ('succeeded', 'failed')

@@ -19,6 +19,7 @@ from runner.errors import StoreError
 from runner.store import open_store
 from runner.store.sqlite import SQLiteStore, settings_from_url
 from runner.store.sqlite_conn import Settings, split_sql
+from runner.store.sqlite_queries import CREATE_SCHEMA_MIGRATIONS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,9 +87,26 @@ async def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
             await store.enqueue(make_job())
     with sqlite3.connect(tmp_path / "r.db") as conn:
         assert conn.execute("SELECT version, name FROM schema_migrations").fetchall() == [
-            (1, "initial")
+            (1, "initial"),
+            (2, "leases"),
         ]
         assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 2
+
+
+async def test_a_store_from_before_leases_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    initial = REPO / "runner" / "store" / "migrations" / "sqlite" / "0001_initial.sql"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(initial.read_text())
+        conn.execute(CREATE_SCHEMA_MIGRATIONS)
+        conn.execute("INSERT INTO schema_migrations VALUES (1, 'initial', 'then')")
+        conn.execute(
+            "INSERT INTO jobs (id, recipe, status, event, created_at) VALUES"
+            " ('old', 'r', 'running', '{}', '2024-01-01')"
+        )
+    async with open_store(f"sqlite:///{path}") as store:
+        assert await store.recover_expired() == 1  # running without a lease: expired
+        assert [job.id for job in await store.claim(5, {}, {}, owner="me")] == ["old"]
 
 
 async def test_stores_opening_a_fresh_file_at_once_all_work(tmp_path: Path) -> None:

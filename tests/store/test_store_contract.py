@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,16 +18,32 @@ from runner.engine.records import (
 from runner.errors import StoreError
 from runner.store import Store, open_store
 
-# Each implementation gives a URL of a fresh, empty store. A PostgreSQL entry would create a
-# database (or schema) per test and skip when no server is configured.
-IMPLEMENTATIONS = ["sqlite"]
+# Each implementation gives a URL of a fresh, empty store. PostgreSQL gets a schema of its own per
+# test in the database RUNNER_TEST_POSTGRES names (CI sets it), dropped afterwards.
+IMPLEMENTATIONS = ["sqlite", "postgresql"]
+POSTGRES = os.environ.get("RUNNER_TEST_POSTGRES")
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+async def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/jobs.db"
-    raise AssertionError(f"no fixture for {request.param}")
+        yield f"sqlite:///{tmp_path}/jobs.db"
+    elif request.param == "postgresql":
+        if not POSTGRES:
+            pytest.skip("RUNNER_TEST_POSTGRES is not set: no PostgreSQL server to test against")
+        import asyncpg  # type: ignore[import-untyped]
+
+        schema = f"test_{uuid.uuid4().hex}"
+        try:
+            yield f"{POSTGRES}{'&' if '?' in POSTGRES else '?'}schema={schema}"
+        finally:
+            conn = await asyncpg.connect(POSTGRES)
+            try:
+                await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+            finally:
+                await conn.close()
+    else:
+        raise AssertionError(f"no fixture for {request.param}")
 
 
 @pytest.fixture
@@ -288,3 +305,73 @@ async def test_a_closed_store_answers_ping_false_and_refuses_work(store_url: str
         await store.enqueue(make_job())
     with pytest.raises(StoreError, match="not open"):
         await store.get_job("x")
+
+
+async def test_expired_leases_are_requeued_with_their_steps_in_their_place(store: Store) -> None:
+    first, second, other = make_job("a"), make_job("a"), make_job("b")
+    await enqueue_all(store, first, second, other)
+    (dead,) = await store.claim(1, {}, {}, owner="dead", lease=0.05)
+    (alive,) = await store.claim(10, {}, {}, owner="alive", lease=0.05)
+    assert (dead.id, alive.id) == (first.id, other.id)
+    await store.checkpoint(dead.id, make_step("one", {"id": 1}))
+    await asyncio.sleep(0.1)
+    await store.heartbeat("alive", 60)  # in time: its lease runs again from now
+    assert await store.recover_expired() == 1
+    assert await store.recover_expired() == 0
+    assert (await store.get_job(other.id)).status == "running"  # type: ignore[union-attr]
+    (resumed,) = await store.claim(10, {}, {}, owner="heir")
+    assert resumed.id == first.id and resumed.steps == [make_step("one", {"id": 1})]
+    assert resumed.started_at == dead.started_at
+    await store.heartbeat("dead", 60)  # the dead owner's heartbeat no longer holds anything
+    await asyncio.sleep(0.1)
+    assert await store.recover_expired() == 0
+
+
+async def test_leases_must_be_positive(store: Store) -> None:
+    for lease in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="lease"):
+            await store.claim(1, {}, {}, lease=lease)
+        with pytest.raises(ValueError, match="lease"):
+            await store.heartbeat("me", lease)
+        with pytest.raises(ValueError, match="lease"):
+            await store.acquire_poll("p", "me", lease)
+
+
+async def test_a_poll_lease_has_one_holder_until_released_or_expired(store: Store) -> None:
+    assert await store.acquire_poll("p", "one", 60) is True
+    assert await store.acquire_poll("p", "two", 60) is False
+    assert await store.acquire_poll("p", "one", 60) is True  # renewed by its holder
+    assert await store.acquire_poll("other", "two", 60) is True  # recipes are independent
+    await store.release_poll("p", "two")  # not the holder: nothing happens
+    assert await store.acquire_poll("p", "two", 60) is False
+    await store.release_poll("p", "one")
+    assert await store.acquire_poll("p", "two", 60) is True
+    assert await store.acquire_poll("q", "one", 0.05) is True
+    assert await store.acquire_poll("q", "two", 60) is False
+    await asyncio.sleep(0.1)
+    assert await store.acquire_poll("q", "two", 60) is True  # taken over once expired
+    assert await store.acquire_poll("q", "one", 60) is False
+
+
+async def test_token_lock_lets_one_holder_refresh_at_a_time(store: Store) -> None:
+    inside: list[str] = []
+    refreshed: list[str] = []
+    overlaps = 0
+
+    async def refresh(name: str) -> None:
+        nonlocal overlaps
+        async with store.token_lock("jira"):
+            overlaps += bool(inside)
+            inside.append(name)
+            if await store.get_token("jira") is None:  # the first refreshes, the others read
+                await asyncio.sleep(0.02)
+                await store.put_token("jira", name.encode())
+                refreshed.append(name)
+            inside.remove(name)
+
+    await asyncio.gather(*(refresh(f"worker-{n}") for n in range(4)))
+    assert overlaps == 0 and len(refreshed) == 1
+    assert await store.get_token("jira") == refreshed[0].encode()
+    async with store.token_lock("jira"):  # another connection's lock is independent
+        async with asyncio.timeout(5), store.token_lock("github"):
+            pass

@@ -1,0 +1,461 @@
+"""The PostgreSQL job store: one database shared by any number of `runner serve` replicas.
+
+URL: `postgresql://user:password@host:port/database` (or `postgres://`), as libpq and asyncpg
+read it (`sslmode=` and the like pass through). The store's own query options:
+
+    schema=NAME        the schema holding the store's tables, created on first open (default
+                       public); lowercase letters, digits and _. Lets stores share a database.
+    pool_min=N         connections kept open (default 1)
+    pool_max=N         connections at most (default 10, at least 2); a claim or a held
+                       `token_lock` takes one
+
+Every call runs in its own transaction and has committed when it returns. Migrations (numbered
+files in migrations/postgres/) are applied under a transaction-level advisory lock, so replicas
+starting at once apply each exactly once. Claims are serialized by a second advisory lock (see
+`PostgresStore.claim`); token refreshes by a session-level one per connection. Both need
+session-level connections: behind PgBouncer, use session pooling, not transaction pooling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg  # type: ignore[import-untyped]
+
+from runner.engine.records import JobRecord, StepRecord
+from runner.errors import StoreError
+from runner.store import postgres_queries as q
+from runner.store.base import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_LEASE,
+    DEFAULT_OWNER,
+    FINISHED,
+    Store,
+    check_lease,
+)
+
+_JOB_FIELDS = [name.strip() for name in q.JOB_COLUMNS.split(",")]
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_OPTIONS = ("schema", "pool_min", "pool_max")
+# What the driver raises when the server refuses or cannot be reached; others are bugs.
+_DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+_CLOSE_TIMEOUT = 30.0  # seconds close waits for calls in flight before cutting connections
+_PING_TIMEOUT = 5.0
+_Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class PostgresSettings:
+    """Where the database is, which schema to use, and how many connections to keep."""
+
+    dsn: str  # the URL without the store's own options, for asyncpg
+    target: str  # host, port and database without credentials: safe in messages and logs
+    schema: str = "public"
+    pool_min: int = 1
+    pool_max: int = 10
+
+
+def settings_from_url(url: str) -> PostgresSettings:
+    """The settings a `postgresql:` URL names; a `StoreError` (never quoting a password) if bad."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise StoreError(f"{parts.scheme}: not a postgresql:// URL")
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        raise StoreError(f"postgresql://{parts.hostname}: the port is not a number") from None
+    target = f"postgresql://{parts.hostname or 'localhost'}{port}{parts.path or '/'}"
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    options = {key: value for key, value in pairs if key in _OPTIONS}
+    schema = options.get("schema", "public")
+    if not _SCHEMA_NAME.match(schema):
+        raise StoreError(f"{target}: schema must be lowercase letters, digits, _: not {schema!r}")
+    pool_min = _count(target, options, "pool_min", 1)
+    pool_max = _count(target, options, "pool_max", 10)
+    if pool_max < 2 or pool_min > pool_max:
+        # Two at least: a held token lock keeps one while its holder reads and writes the token.
+        raise StoreError(f"{target}: expected 0 <= pool_min <= pool_max and pool_max >= 2")
+    rest = urlencode([(key, value) for key, value in pairs if key not in _OPTIONS])
+    dsn = urlunsplit(parts._replace(query=rest))
+    return PostgresSettings(dsn, target, schema, pool_min, pool_max)
+
+
+def _count(target: str, options: Mapping[str, str], name: str, default: str | int) -> int:
+    value = options.get(name, str(default))
+    if not value.isdigit():
+        raise StoreError(f"{target}: {name} must be a number of connections, not {value!r}")
+    return int(value)
+
+
+class PostgresStore(Store):
+    """Jobs, poll state and tokens in PostgreSQL; see `Store` for what each method promises."""
+
+    def __init__(self, settings: PostgresSettings) -> None:
+        self.settings = settings
+        self._pool: Any = None  # asyncpg.Pool while open
+        self._token_locks: dict[str, asyncio.Lock] = {}
+        self._token_slots = asyncio.Semaphore(settings.pool_max - 1)
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresStore:
+        return cls(settings_from_url(url))
+
+    async def open(self) -> None:
+        target = self.settings.target
+        if self._pool is not None:
+            raise StoreError(f"{target}: the store is already open")
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.settings.dsn,
+                min_size=self.settings.pool_min,
+                max_size=self.settings.pool_max,
+                server_settings={"search_path": f'"{self.settings.schema}"'},
+            )
+        except _DB_ERRORS as exc:
+            raise StoreError(f"opening {target}: {exc}") from exc
+        try:
+            async with self._transaction(f"migrating {target}") as conn:
+                await migrate(conn, self.settings.schema, load_migrations())
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), _CLOSE_TIMEOUT)
+        except TimeoutError:
+            pool.terminate()
+
+    async def ping(self) -> bool:
+        pool = self._pool
+        if pool is None:
+            return False
+        try:
+            return bool(await asyncio.wait_for(pool.fetchval("SELECT 1"), _PING_TIMEOUT) == 1)
+        except Exception:  # noqa: BLE001 -- readiness is a yes or no
+            return False
+
+    async def enqueue(self, job: JobRecord, dedup_key: str | None = None) -> tuple[str, bool]:
+        row, steps = _encode_new(job, dedup_key)
+        async with self._transaction(f"enqueuing {_name(job)}") as conn:
+            inserted = await conn.fetchval(q.INSERT_JOB, *row)
+            if inserted is None:  # the recipe has a job with this dedup key: it is the answer
+                first = await conn.fetchval(q.JOB_ID_BY_DEDUP, job.recipe, dedup_key)
+                if first is None:
+                    raise StoreError(f"{_name(job)}: its duplicate was pruned meanwhile; retry")
+                return str(first), False
+            if steps:
+                await conn.executemany(q.INSERT_STEP_IF_NEW, steps)
+            return str(inserted), True
+
+    async def claim(
+        self,
+        limit: int,
+        busy_recipes: Mapping[str, int],
+        concurrency: Mapping[str, int],
+        *,
+        owner: str = DEFAULT_OWNER,
+        lease: float = DEFAULT_LEASE,
+    ) -> list[JobRecord]:
+        """Claims under one advisory lock per schema, held until the claim commits.
+
+        Why a lock and not SKIP LOCKED alone: per-recipe concurrency needs each claimer to see
+        the jobs other claimers just marked running, and ordering forbids taking a recipe's
+        second job while its first is merely locked. Under the lock, each claim starts after the
+        previous one committed, so its running counts (a fresh READ COMMITTED snapshot taken
+        after the lock) are exact and two replicas cannot both take a concurrency-1 recipe's
+        job. Rows are locked FOR NO KEY UPDATE but never skipped: no other claimer can hold
+        them, and skipping one that a late `finish` holds would let a later job overtake it.
+        A claim lasts a few milliseconds, so serializing claims costs little next to the jobs.
+
+        Order is `seq`, drawn when a job is inserted: a job whose enqueue returned before
+        another's began runs first; of two enqueues in flight at once, either may.
+        """
+        seconds = check_lease(lease)
+        if limit <= 0:
+            return []
+        async with self._transaction("claiming jobs") as conn:
+            await conn.execute(q.LOCK_XACT, q.CLAIM_LOCKS, self.settings.schema)
+            counts = await conn.fetch(q.RECIPES_TO_CLAIM)
+            offers = _offers(counts, limit, busy_recipes, concurrency)
+            if not offers:
+                return []
+            recipes, slots = [list(column) for column in zip(*offers, strict=True)]
+            rows = await conn.fetch(q.CLAIM_HEADS, recipes, slots, limit, _now(), owner, seconds)
+        return [_job_from_row(row) for row in sorted(rows, key=lambda row: row["seq"])]
+
+    async def checkpoint(self, job_id: str, step: StepRecord) -> None:
+        what = f"checkpoint of job {job_id} step {step.id}"
+        await self._call(what, "execute", q.UPSERT_STEP, job_id, step.id, _dumps(step.to_json()))
+
+    async def finish(self, job: JobRecord) -> None:
+        if job.status not in FINISHED:
+            raise ValueError(f"{_name(job)}: finish needs succeeded or failed, not {job.status}")
+        finished_at = job.finished_at or _now()
+        values = (job.status, job.error, job.started_at, finished_at, _moment(finished_at), job.id)
+        steps = _encode_steps(job)
+        async with self._transaction(f"finishing {_name(job)}") as conn:
+            if await conn.fetchval(q.FINISH_JOB, *values) is None:
+                raise StoreError(f"job {job.id} is not in the store")
+            if steps:
+                await conn.executemany(q.INSERT_STEP_IF_NEW, steps)
+
+    async def recover(self) -> int:
+        return int(await self._call("recovering", "fetchval", q.REQUEUE_RUNNING))
+
+    async def heartbeat(self, owner: str, lease: float) -> None:
+        what = f"extending the leases of {owner}"
+        await self._call(what, "execute", q.EXTEND_LEASES, owner, check_lease(lease))
+
+    async def recover_expired(self) -> int:
+        what = "requeuing jobs whose lease expired"
+        return int(await self._call(what, "fetchval", q.REQUEUE_EXPIRED))
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        row = await self._call(f"reading job {job_id}", "fetchrow", q.SELECT_JOB, job_id)
+        return None if row is None else _job_from_row(row)
+
+    async def list_jobs(
+        self,
+        *,
+        recipe: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+        before: str | None = None,
+    ) -> list[JobRecord]:
+        bound = None
+        if before is not None:
+            bound = await self._call("listing jobs", "fetchval", q.SEQ_OF_JOB, before)
+            if bound is None:
+                raise StoreError(f"there is no job {before} to list the jobs before")
+        params = (recipe, status, bound, max(limit, 0))
+        rows = await self._call("listing jobs", "fetch", q.LIST_JOBS, *params)
+        return [_job_from_row(row) for row in rows]
+
+    async def prune(
+        self, *, older_than: datetime | None = None, keep_last: int | None = None
+    ) -> int:
+        if older_than is None and keep_last is None:
+            return 0
+        if keep_last is not None and keep_last < 0:
+            raise ValueError(f"keep_last must not be negative, not {keep_last}")
+        cutoff = None if older_than is None else _aware(older_than)
+        pruned = await self._call("pruning", "fetchval", q.PRUNE_FINISHED, cutoff, keep_last or 0)
+        return int(pruned)
+
+    async def queue_depth(self) -> int:
+        return int(await self._call("reading the queue depth", "fetchval", q.QUEUE_DEPTH))
+
+    async def load_poll_state(self, recipe: str) -> dict[str, Any] | None:
+        what = f"reading the poll state of recipe {recipe}"
+        text = await self._call(what, "fetchval", q.SELECT_POLL_STATE, recipe)
+        state: dict[str, Any] | None = None if text is None else json.loads(text)
+        return state
+
+    async def commit_poll(self, recipe: str, state: dict[str, Any], jobs: list[JobRecord]) -> None:
+        new = [_encode_new(job, None) for job in jobs]
+        async with self._transaction(f"committing a poll of recipe {recipe}") as conn:
+            await conn.execute(q.UPSERT_POLL_STATE, recipe, _dumps(state))
+            if new:
+                await conn.executemany(q.INSERT_JOB, [row for row, _ in new])
+            steps = [step for _, job_steps in new for step in job_steps]
+            if steps:
+                await conn.executemany(q.INSERT_STEP_IF_NEW, steps)
+
+    async def acquire_poll(self, recipe: str, owner: str, lease: float) -> bool:
+        what, seconds = f"leasing the poll of recipe {recipe}", check_lease(lease)
+        holder = await self._call(what, "fetchval", q.ACQUIRE_POLL, recipe, owner, seconds)
+        return holder is not None
+
+    async def release_poll(self, recipe: str, owner: str) -> None:
+        what = f"releasing the poll of recipe {recipe}"
+        await self._call(what, "execute", q.RELEASE_POLL, recipe, owner)
+
+    @contextlib.asynccontextmanager
+    async def token_lock(self, connection: str) -> AsyncIterator[None]:
+        """A session-level advisory lock on a pooled connection, held while the block runs.
+
+        Tasks of this process queue on a local lock first, and at most pool_max - 1 token locks
+        hold a connection at once, so the holder always finds one free for its `get_token` and
+        `put_token`. A replica that dies holding the lock loses its connection, and with it the
+        lock; the pool also unlocks advisory locks when a connection comes back to it.
+        """
+        what = f"locking the token of {connection}"
+        pool = self._open_pool(what)
+        local = self._token_locks.setdefault(connection, asyncio.Lock())
+        async with local, self._token_slots:
+            try:
+                conn = await pool.acquire()
+            except _DB_ERRORS as exc:
+                raise StoreError(f"{what}: {exc}") from exc
+            key = (q.TOKEN_LOCKS, f"{self.settings.schema}/{connection}")
+            try:
+                try:
+                    await conn.execute(q.LOCK_SESSION, *key)
+                except _DB_ERRORS as exc:
+                    raise StoreError(f"{what}: {exc}") from exc
+                try:
+                    yield
+                finally:
+                    with contextlib.suppress(*_DB_ERRORS):
+                        await conn.execute(q.UNLOCK_SESSION, *key)
+            finally:
+                await pool.release(conn)
+
+    async def get_token(self, connection: str) -> bytes | None:
+        what = f"reading the token of connection {connection}"
+        blob = await self._call(what, "fetchval", q.SELECT_TOKEN, connection)
+        return None if blob is None else bytes(blob)
+
+    async def put_token(self, connection: str, blob: bytes) -> None:
+        what = f"storing the token of {connection}"
+        await self._call(what, "execute", q.UPSERT_TOKEN, connection, bytes(blob))
+
+    async def delete_token(self, connection: str) -> None:
+        what = f"deleting the token of {connection}"
+        await self._call(what, "execute", q.DELETE_TOKEN, connection)
+
+    def _open_pool(self, what: str) -> Any:
+        if self._pool is None:
+            raise StoreError(f"{what}: the store is not open")
+        return self._pool
+
+    async def _call(self, what: str, method: str, sql: str, *args: Any) -> Any:
+        """One statement in its own transaction: the pool's `execute`, `fetch`, `fetchval`..."""
+        pool = self._open_pool(what)
+        try:
+            return await getattr(pool, method)(sql, *args)
+        except _DB_ERRORS as exc:
+            raise StoreError(f"{what}: {exc}") from exc
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self, what: str) -> AsyncIterator[Any]:
+        """A pooled connection in a transaction, committed when the block ends without error."""
+        pool = self._open_pool(what)
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                yield conn
+        except _DB_ERRORS as exc:
+            raise StoreError(f"{what}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """The numbered files of migrations/postgres/, in order."""
+    folder = resources.files("runner.store").joinpath("migrations", "postgres")
+    found: dict[int, Migration] = {}
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match is None:
+            continue
+        version = int(match.group(1))
+        if version in found:
+            raise StoreError(f"two PostgreSQL migrations are numbered {version:04d}")
+        found[version] = Migration(version, match.group(2), entry.read_text("utf-8"))
+    return [found[v] for v in sorted(found)]
+
+
+async def migrate(conn: Any, schema: str, migrations: Sequence[Migration]) -> list[int]:
+    """Creates the schema and applies the migrations not yet recorded (the caller's transaction).
+
+    The advisory lock is taken first, in its own statement, so that everything after it sees
+    what a replica that held it before committed.
+    """
+    await conn.execute(q.LOCK_XACT, q.MIGRATE_LOCKS, schema)
+    if not await conn.fetchval(q.SCHEMA_EXISTS, schema):
+        await conn.execute(f'CREATE SCHEMA "{schema}"')  # a checked name: see settings_from_url
+    await conn.execute(q.CREATE_SCHEMA_MIGRATIONS)
+    applied = {row["version"] for row in await conn.fetch(q.APPLIED_VERSIONS)}
+    newest = max((m.version for m in migrations), default=0)
+    if applied and max(applied) > newest:
+        raise StoreError(
+            f"the store's schema is version {max(applied)}, newer than this runner knows"
+            f" ({newest}): upgrade the runner"
+        )
+    done: list[int] = []
+    for migration in migrations:
+        if migration.version not in applied:
+            await conn.execute(migration.sql)
+            await conn.execute(q.RECORD_MIGRATION, migration.version, migration.name)
+            done.append(migration.version)
+    return done
+
+
+def _offers(
+    counts: Sequence[Any],
+    limit: int,
+    busy: Mapping[str, int],
+    concurrency: Mapping[str, int],
+) -> list[tuple[str, int]]:
+    """How many jobs each recipe with queued jobs may start now: (recipe, free slots)."""
+    offers: list[tuple[str, int]] = []
+    for recipe, running in counts:
+        taken = max(int(running), busy.get(recipe, 0))
+        slots = min(concurrency.get(recipe, DEFAULT_CONCURRENCY) - taken, limit)
+        if slots > 0:
+            offers.append((recipe, slots))
+    return offers
+
+
+def _encode_new(job: JobRecord, dedup_key: str | None) -> tuple[_Row, list[_Row]]:
+    if job.status != "queued":
+        raise ValueError(f"{_name(job)}: only a queued job can be enqueued, not a {job.status} one")
+    row = (
+        job.id, job.recipe, _dumps(job.event), job.created_at, job.started_at,
+        job.finished_at, job.error, job.replay_of, dedup_key,
+    )
+    return row, _encode_steps(job)
+
+
+def _encode_steps(job: JobRecord) -> list[_Row]:
+    return [(job.id, step.id, _dumps(step.to_json())) for step in job.steps]
+
+
+def _job_from_row(row: Any) -> JobRecord:
+    data = {name: row[name] for name in _JOB_FIELDS}
+    steps = [json.loads(record) for record in row["steps"]] if "steps" in row else []
+    return JobRecord.from_json({**data, "event": json.loads(data["event"]), "steps": steps})
+
+
+def _dumps(value: Any) -> str:
+    # ASCII escapes keep NULs and lone surrogates (valid in JSON text) storable in a text column.
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _name(job: JobRecord) -> str:
+    return f"job {job.id} of recipe {job.recipe}"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _moment(text: str) -> datetime:
+    """The time an ISO timestamp names (naive ones are UTC); now, when it cannot be read."""
+    try:
+        return _aware(datetime.fromisoformat(text))
+    except ValueError:
+        return datetime.now(UTC)
