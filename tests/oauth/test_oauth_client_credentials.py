@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from pathlib import Path
+
+import pytest
 
 from runner.recipe.compile import Project
 from runner.store.base import Store
@@ -35,8 +38,9 @@ def _project(tmp_path: Path, url: str, method: str = "client_secret_post",
 
 
 async def test_token_is_fetched_once_cached_and_sent_as_bearer(
-    tmp_path: Path, provider: Provider, store: Store
+    tmp_path: Path, provider: Provider, store: Store, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     runtime = make_runtime(_project(tmp_path, provider.url), store, secrets_env())
     try:
         for _ in range(5):
@@ -54,6 +58,9 @@ async def test_token_is_fetched_once_cached_and_sent_as_bearer(
     token = provider.api_auth[0].removeprefix("Bearer ")
     assert runtime.redactor.redact_text(f"x {token} y") == "x *** y"
     assert await store.get_token("svc") is None  # client-credentials tokens are not stored
+    assert any(r.getMessage() == "obtained an OAuth2 token" for r in caplog.records)
+    for record in caplog.records:  # messages and structured fields alike
+        assert token not in str(vars(record)) and CLIENT_SECRET not in str(vars(record))
 
 
 async def test_client_secret_basic_sends_credentials_in_the_header_only(

@@ -145,3 +145,19 @@ def test_connect_refuses_other_auth_types(tmp_path: Path, capsys: pytest.Capture
     args.name = "missing"
     assert connect_command.run(args) == 1
     assert "no connection named 'missing' (connections: plain)" in capsys.readouterr().err
+
+
+async def test_an_https_redirect_uri_needs_the_daemon(tmp_path: Path, provider: Provider) -> None:
+    setup = ConnectSetup(tmp_path, provider.url, redirect="https://runner.example.com/oauth/callback")
+    with pytest.raises(CommandError) as caught:
+        await connect_command.connect(setup.args(), secrets_env())
+    assert caught.value.code == 2 and "--via-server" in str(caught.value)
+    assert provider.authorize_queries == []
+
+
+async def test_auth_params_may_not_replace_the_flows_own(tmp_path: Path, provider: Provider) -> None:
+    setup = ConnectSetup(tmp_path, provider.url)
+    setup.path.write_text(setup.path.read_text().replace("prompt: consent", "state: fixed"))
+    with pytest.raises(CommandError) as caught:
+        await connect_command.connect(setup.args(), secrets_env())
+    assert caught.value.code == 1 and "auth_params may not set state" in str(caught.value)
