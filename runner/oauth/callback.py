@@ -13,6 +13,7 @@ import html
 import re
 from collections.abc import Mapping
 from types import TracebackType
+from typing import Self
 
 from aiohttp import web
 from yarl import URL
@@ -82,7 +83,7 @@ class CallbackListener:
         self._outcome: asyncio.Future[tuple[bool, str]] | None = None
         self._runner: web.AppRunner | None = None
 
-    async def __aenter__(self) -> CallbackListener:
+    async def __aenter__(self) -> Self:
         loop = asyncio.get_running_loop()
         self._query, self._outcome = loop.create_future(), loop.create_future()
         app = web.Application()
