@@ -11,6 +11,7 @@ Decisions where the language is silent:
 - `next_page` is a link as APIs return it: it is resolved against the URL of the page that
   returned it (so `/v3/items?page=2` and `?page=2` both work) and replaces the request's own
   `params`; the connection's params and auth still apply. Method, headers and body stay.
+  A link to another origin fails the poll: it would carry the connection's credentials there.
 - A page that fails (no response, a status outside `expect`/2xx, a body that is not the JSON it
   claims) fails the whole poll with an error naming the recipe, method, URL, status and body
   start; nothing is emitted and the state is not advanced, so the next poll tries again.
@@ -75,6 +76,10 @@ class _Pages:
             url = self.last_url.join(URL(link))
         except ValueError:
             raise StepError(f"{self.where}: next_page {link[:80]!r} is not a URL") from None
+        if url.origin() != self.first.url.origin():
+            shown = self.runtime.redactor.redact_url(str(url.origin()))
+            raise StepError(f"{self.where}: next_page leads to another origin ({shown}); the "
+                            "connection's credentials are never sent to another origin")
         params = [(k, v) for k, v in self.connection_params if k not in url.query]
         return replace(self.first, url=url, params=params)
 

@@ -413,3 +413,25 @@ def test_job_records_survive_a_json_round_trip() -> None:
     job.steps.append(step)
     data: dict[str, Any] = json.loads(json.dumps(job.to_json()))
     assert JobRecord.from_json(data) == job
+
+
+async def test_for_each_with_on_error_continue_keeps_going_and_records_each_failure(
+    sink, make_project, run_recipe
+):
+    sink.recorder.script("/api/n/2", Reply(500, body="two failed"))
+    project = make_project(docs(sink.url, """
+  - id: each
+    on_error: continue
+    for_each: "{{ [1, 2, 3] }}"
+    request: {connection: sink, url: "/n/{{ item }}"}
+  - id: after
+    request: {connection: sink, url: /after,
+              params: {oks: "{{ steps.each | map(attribute='ok') | list }}"}}
+"""))
+    job = await run_recipe(project, "r")
+    assert job.status == "succeeded", job.error
+    assert job.steps[0].status == "failed"
+    assert job.steps[0].error.startswith("step each (item 1): GET ")
+    assert [r.path for r in sink.recorder.requests] == ["/api/n/1", "/api/n/2", "/api/n/3",
+                                                         "/api/after"]
+    assert sink.recorder.requests[-1].query.getall("oks") == ["true", "false", "true"]

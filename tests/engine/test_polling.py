@@ -110,3 +110,12 @@ async def test_a_poll_whose_records_are_not_a_list_says_so(sink, make_project, m
     runtime = make_runtime(project, SECRETS)
     with pytest.raises(Exception, match="^poll of recipe p: poll records of page 1 must be a list"):
         await poll_once(runtime, project.recipes["p"], PollState())
+
+
+async def test_a_next_page_on_another_origin_fails_the_poll(sink, make_project, make_runtime):
+    sink.recorder.script("/api/issues", Reply(json={"items": [], "next": "http://evil.test/p2"}))
+    project = make_project(poll_docs(sink.url))
+    runtime = make_runtime(project, SECRETS)
+    with pytest.raises(StepError, match="next_page leads to another origin"):
+        await poll_once(runtime, project.recipes["p"], PollState())
+    assert len(sink.recorder.requests) == 1
