@@ -1,8 +1,8 @@
 """The authorization-code grant: the authorization URL, the code exchange, stored and refreshed tokens.
 
 Tokens live encrypted in the store (`TokenVault`), so `runner connect` in one process authorizes
-the daemon in another. Renewing re-reads the store first (another process may have refreshed
-or rotated the token). A refresh token the provider refuses with `invalid_grant` marks the
+the daemon in another. Renewing holds the store's token lock and re-reads the store first, so
+of several processes (replicas) sharing a store one refreshes and the others use its result. A refresh token the provider refuses with `invalid_grant` marks the
 stored record as needing authorization: from then on every job using the connection fails at
 once with "connection NAME needs authorization: run `runner connect NAME`", and no further
 token request is sent until a new authorization is stored.
@@ -90,7 +90,7 @@ class AuthorizationCodeAuth(OAuth2Auth):
     async def complete(self, code: str, verifier: str | None) -> TokenSet:
         """Exchanges an authorization code and stores the tokens (encrypted) for every process."""
         self.vault.cipher()  # no key, no exchange: a code is single-use and must not be wasted
-        async with self._lock:
+        async with self._lock, self.vault.locked(self.connection):
             body = await self.endpoint.request(
                 "authorization_code", redirect_uri=self.redirect_uri, code=code,
                 code_verifier=verifier,
@@ -101,6 +101,10 @@ class AuthorizationCodeAuth(OAuth2Auth):
         return tokens
 
     async def _renew(self, forced: bool) -> None:
+        async with self.vault.locked(self.connection):  # other replicas wait, then re-read
+            await self._renew_locked(forced)
+
+    async def _renew_locked(self, forced: bool) -> None:
         stored = await self.vault.load(self.connection)
         if stored is None:
             raise AuthError(

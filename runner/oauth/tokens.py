@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -167,6 +168,12 @@ class TokenVault:
                 raise SecretError(missing_key_message())
             self._cipher = TokenCipher(key)
         return self._cipher
+
+    @asynccontextmanager
+    async def locked(self, connection: str) -> AsyncIterator[None]:
+        """The store's token lock: one process (replica) at a time renews a connection's token."""
+        async with (await self.store()).token_lock(connection):
+            yield
 
     async def has_blob(self, connection: str) -> bool:
         return await (await self.store()).get_token(connection) is not None

@@ -249,3 +249,23 @@ async def test_a_job_sends_the_token_but_its_history_never_shows_it(
     assert provider.api_auth == [f"Bearer {seeded.access_token}"]
     history = json.dumps(job.to_json())
     assert seeded.access_token not in history and "Authorization" in history
+
+
+async def test_two_processes_on_one_store_refresh_once_between_them(
+    tmp_path: Path, provider: Provider, store: Store
+) -> None:
+    clock = Clock()
+    await _seed(provider, store, clock)
+    provider.delay = 0.05
+    first = _runtime(tmp_path, provider, store, clock)
+    second = _runtime(tmp_path, provider, store, clock)
+    clock.now += 3600
+    try:
+        results = await asyncio.gather(*(
+            get(runtime, f"{provider.url}/api/me") for runtime in (first, second) * 25
+        ))
+    finally:
+        await first.close()
+        await second.close()
+    assert [e.status for e in results] == [200] * 50
+    assert [c.grant for c in provider.calls] == ["refresh_token"]
