@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--event", metavar="FILE", help="JSON file holding the trigger object")
     run.add_argument("--dry-run", action="store_true", help="render every request, send none")
     run.add_argument("--format", choices=("text", "json"), default="text")
+    run.add_argument("--store", help=_STORE_HELP + "; OAuth2 tokens are read from it")
     run.set_defaults(module="run")
 
     serve = commands.add_parser("serve", help="run the daemon: webhooks, pollers, jobs")
@@ -82,6 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("name", metavar="NAME")
     test.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
     test.set_defaults(module="connection")
+    test.add_argument("--store", help=_STORE_HELP)
+
+    connect = commands.add_parser("connect", help="authorize an OAuth2 connection and store its tokens")
+    connect.add_argument("name", metavar="NAME")
+    connect.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    connect.add_argument("--store", help=_STORE_HELP)
+    connect.add_argument("--timeout", default="5m", help="how long to wait for the redirect (default 5m)")
+    connect.add_argument("--no-browser", action="store_true", help="print the URL, open no browser")
+    connect.add_argument("--via-server", metavar="URL",
+                         help="the running daemon at URL receives the callback (it must share the store)")
+    connect.set_defaults(module="connect")
+
+    connections = commands.add_parser("connections", help="list connections and their OAuth2 state")
+    connections.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    connections.add_argument("--store", help=_STORE_HELP)
+    connections.add_argument("--format", choices=("text", "json"), default="text")
+    connections.set_defaults(module="connections")
     return parser
 
 

@@ -26,7 +26,7 @@ from jinja2.exceptions import UndefinedError as JinjaUndefinedError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from runner.errors import TemplateError, UndefinedError
+from runner.errors import RunnerError, TemplateError, UndefinedError
 from runner.filters import (
     FILTERS,
     FUNCTIONS,
@@ -476,6 +476,8 @@ def _render_error(exc: Exception, template: Template,
             text = str(exc)
         return UndefinedError(_at(text, line)), exc
     if isinstance(exc, TemplateError):
+        return type(exc)(_at(str(exc), line)), exc
+    if isinstance(exc, RunnerError):  # e.g. a SecretError from `secrets.X`: keep its kind
         return type(exc)(_at(str(exc), line)), exc
     if isinstance(exc, JinjaTemplateError):
         return TemplateError(_at(exc.message or type(exc).__name__, line)), exc

@@ -18,17 +18,18 @@ from runner.engine.steps import StepRunner
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Step
 from runner.redact import Redactor
+from runner.secrets import SecretSource
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         project, _ = load_project(args.paths)
-        return asyncio.run(_test(project, args.name))
+        return asyncio.run(_test(project, args.name, args.store))
     except CommandError as exc:
         return fail(exc)
 
 
-async def _test(project: Project, name: str) -> int:
+async def _test(project: Project, name: str, store: str | None = None) -> int:
     conn = project.connections.get(name)
     if conn is None:
         known = ", ".join(sorted(project.connections)) or "none"
@@ -38,17 +39,23 @@ async def _test(project: Project, name: str) -> int:
             f"connection {name} has no test request; add for example "
             "`test: {method: GET, url: /me}` to it", 1,
         )
+    from runner.oauth.wiring import open_auth_factory
+
     redactor = Redactor()
+    secrets = SecretSource()
+    factory, close_auth = await open_auth_factory(store, secrets)
     try:
-        runtime = build_runtime(project, redactor=redactor)
+        runtime = build_runtime(project, secrets, redactor, auth_factory=factory)
     except RunnerError as exc:
         sys.stderr.write(f"✗ connection {name}: {redactor.redact_text(str(exc))}\n")
+        await close_auth()
         return exit_code(exc)
     try:
         step = Step("test", None, None, conn.test, None, "fail", False)
         record = await StepRunner(runtime, "test").run(step, runtime.context_base())
     finally:
         await runtime.close()
+        await close_auth()
     print_step(record)
     return _verdict(name, record)
 

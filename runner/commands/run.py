@@ -25,6 +25,7 @@ from runner.engine.steps import dry_record, render_request
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Recipe
 from runner.redact import Redactor
+from runner.secrets import SecretSource
 
 
 def run(args: argparse.Namespace) -> int:
@@ -96,11 +97,16 @@ def poll_event(given: dict[str, Any]) -> dict[str, Any]:
 async def _run(
     project: Project, recipe: Recipe, event: dict[str, Any] | None, args: argparse.Namespace
 ) -> int:
+    from runner.oauth.wiring import open_auth_factory
+
     redactor = Redactor()
+    secrets = SecretSource()
+    factory, close_auth = await open_auth_factory(args.store, secrets)
     try:
-        runtime = build_runtime(project, redactor=redactor)
+        runtime = build_runtime(project, secrets, redactor, auth_factory=factory)
     except RunnerError as exc:
         sys.stderr.write(f"runner: {redactor.redact_text(str(exc))}\n")
+        await close_auth()
         return exit_code(exc)
     try:
         jobs = await _jobs(runtime, recipe, event, args)
@@ -109,6 +115,7 @@ async def _run(
         return 1
     finally:
         await runtime.close()
+        await close_auth()
     if args.format == "json":
         payload: Any = [job.to_json() for job in jobs]
         if recipe.poll is None or event is not None:
