@@ -14,7 +14,16 @@ from typing import Any
 
 from runner.redact import RedactingFilter, Redactor
 
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message", "asctime", "taskName",
+}
+
+
+def _traceback(formatter: logging.Formatter, record: logging.LogRecord) -> str:
+    """The record's traceback: the text the redacting filter already cleaned, when there is one."""
+    if record.exc_text:
+        return record.exc_text
+    return formatter.formatException(record.exc_info) if record.exc_info else ""
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,8 +39,8 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            entry["exception"] = _traceback(self, record)
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
@@ -47,8 +56,8 @@ class TextFormatter(logging.Formatter):
         line = f"{stamp} {record.levelname.lower():7} {record.getMessage()}"
         if extras:
             line += f"  {extras}"
-        if record.exc_info:
-            line += "\n" + self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            line += "\n" + _traceback(self, record)
         return line
 
 

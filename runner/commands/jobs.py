@@ -12,9 +12,9 @@ from runner.commands.output import print_job_end, print_step
 from runner.daemon.settings import DEFAULT_STORE
 from runner.engine.job import new_job
 from runner.engine.records import JobRecord
-from runner.store.base import Store
 from runner.errors import StoreError
 from runner.store import open_store
+from runner.store.base import Store
 
 
 def run(args: argparse.Namespace) -> int:
@@ -44,13 +44,17 @@ async def _run(url: str, args: argparse.Namespace) -> int:
         if args.format == "json":
             print(json.dumps({"job_id": replay.id, "replay_of": job.id, "status": "queued"}))
         else:
-            print(f"queued job {replay.id} (replay of {job.id}); a running `runner serve` on this store runs it")
+            print(f"queued job {replay.id} (replay of {job.id}); "
+                  "a running `runner serve` on this store runs it")
         return 0
     finally:
         await store.close()
 
 
 async def _list(store: Store, args: argparse.Namespace) -> int:
+    if args.limit < 1:
+        sys.stderr.write("runner: error: --limit must be at least 1\n")
+        return 2
     jobs = await store.list_jobs(recipe=args.recipe, status=args.status, limit=args.limit)
     if args.format == "json":
         print(json.dumps([{"id": j.id, "recipe": j.recipe, "status": j.status,
@@ -59,7 +63,7 @@ async def _list(store: Store, args: argparse.Namespace) -> int:
     if not jobs:
         print("no jobs")
     for j in jobs:
-        error = f"  {j.error[:80]}" if j.error else ""
+        error = "  " + " ".join(j.error.split())[:80] if j.error else ""
         print(f"{j.id}  {j.created_at[:19]}  {j.status:9}  {j.recipe}{error}")
     return 0
 

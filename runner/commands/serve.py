@@ -15,15 +15,20 @@ from runner.daemon.service import Daemon
 from runner.daemon.settings import Settings
 from runner.errors import DocumentError, RunnerError, StoreError
 from runner.logs import configure
+from runner.recipe.loader import PathNotFound
 
 log = logging.getLogger("runner.serve")
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = Settings.from_env(
-        paths=args.paths or None, host=args.host, port=args.port, store=args.store,
-        workers=args.workers, reload=True if args.reload else None, log_format=args.log_format,
-    )
+    try:
+        settings = Settings.from_env(
+            host=args.host, port=args.port, store=args.store, workers=args.workers,
+            reload=True if args.reload else None, log_format=args.log_format,
+        )
+    except ValueError as exc:
+        sys.stderr.write(f"runner: error: {exc}\n")
+        return 2
     settings.paths = list(args.paths)
     try:
         return asyncio.run(serve(settings))
@@ -40,8 +45,9 @@ async def serve(settings: Settings) -> int:
         sys.stderr.write("runner: refusing to start: the documents are invalid\n")
         sys.stderr.write("".join(f"{d}\n" for d in exc.diagnostics))
         return 1
-    except StoreError as exc:
-        sys.stderr.write(f"runner: refusing to start: store: {exc}\n")
+    except (StoreError, PathNotFound) as exc:
+        what = "store: " if isinstance(exc, StoreError) else ""
+        sys.stderr.write(f"runner: refusing to start: {what}{exc}\n")
         return 2
     except RunnerError as exc:
         sys.stderr.write(f"runner: refusing to start: {exc}\n")
@@ -52,7 +58,8 @@ async def serve(settings: Settings) -> int:
     try:
         await site.start()
     except OSError as exc:
-        sys.stderr.write(f"runner: cannot listen on {settings.host}:{settings.port}: {exc.strerror}\n")
+        where = f"{settings.host}:{settings.port}"
+        sys.stderr.write(f"runner: cannot listen on {where}: {exc.strerror}\n")
         await daemon.stop()
         await runner.cleanup()
         return 2
@@ -72,4 +79,4 @@ def _install_signals(daemon: Daemon, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(daemon.reload()))
+    loop.add_signal_handler(signal.SIGHUP, daemon.request_reload)

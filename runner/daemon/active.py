@@ -7,9 +7,8 @@ take the one current when they start, so a reload switches over atomically.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from runner.engine.runtime import Runtime, build_runtime
+from runner.engine.runtime import AuthFactory, Runtime, build_runtime
 from runner.errors import Diagnostic, DocumentError, RunnerError
 from runner.recipe.compile import Project, Recipe, compile_project
 from runner.recipe.lint import lint
@@ -43,7 +42,8 @@ class Active:
 
 
 def load_active(
-    paths: list[str], secrets: SecretSource, redactor: Redactor, auth_factory: Any = None
+    paths: list[str], secrets: SecretSource, redactor: Redactor,
+    auth_factory: AuthFactory | None = None,
 ) -> Active:
     """Loads, validates (secrets included) and compiles; raises DocumentError when invalid."""
     result = load_paths(paths or None)
@@ -76,5 +76,8 @@ def _route(recipe: Recipe, runtime: Runtime) -> WebhookRoute:
         for value in (fields.get("secret"), fields.get("password"), fields.get("value")):
             if isinstance(value, str):
                 runtime.redactor.add(value)
-        auth = WebhookAuth(tolerance=hook.spec.tolerance, **fields)
+        try:
+            auth = WebhookAuth(tolerance=hook.spec.tolerance, **fields)
+        except ValueError as exc:
+            raise RunnerError(f"recipe {recipe.name}: webhook auth: {exc}") from exc
     return WebhookRoute(recipe, auth, frozenset(hook.spec.methods), hook.spec.max_body)

@@ -14,6 +14,7 @@ from runner.daemon.http_errors import error_response
 from runner.engine.job import new_job
 from runner.errors import StoreError
 
+MAX_LIMIT = 500
 
 class JobsApi:
     def __init__(self, daemon: Any) -> None:
@@ -30,16 +31,19 @@ class JobsApi:
             return error_response(404, "api-disabled", "the jobs API is off: set RUNNER_API_TOKEN")
         given = request.headers.get("Authorization", "")
         if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
-            return error_response(401, "unauthorized", "send Authorization: Bearer <RUNNER_API_TOKEN>")
+            return error_response(
+                401, "unauthorized", "send Authorization: Bearer <RUNNER_API_TOKEN>"
+            )
         return None
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         if (refused := self._refused(request)) is not None:
             return refused
-        try:
-            limit = min(int(request.query.get("limit", "50")), 500)
-        except ValueError:
-            return error_response(400, "bad-limit", "limit must be a whole number")
+        text = request.query.get("limit", "50")
+        if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+            message = f"limit must be a whole number from 1 to {MAX_LIMIT}"
+            return error_response(400, "bad-limit", message)
+        limit = int(text)
         try:
             jobs = await self.daemon.store.list_jobs(
                 recipe=request.query.get("recipe"), status=request.query.get("status"),

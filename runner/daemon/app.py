@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
 from aiohttp import web
 
 from runner.daemon.api import JobsApi
-from runner.daemon.demo import DemoApi
 from runner.daemon.http_errors import error_response
 from runner.daemon.webhooks import WebhookHandler
 from runner.metrics import CONTENT_TYPE_LATEST
 
+log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # webhooks enforce their own, smaller `max_body`
+STORE_TIMEOUT = 2.0  # seconds a scrape waits for the queue depth
+_PASSED_ON = ("Allow",)  # headers of aiohttp's own errors kept on the JSON version
 
 
 def create_app(daemon: Any) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES)
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[_json_errors])
     app.router.add_route("*", "/webhooks/{path:.+}", WebhookHandler(daemon))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz(daemon))
@@ -26,6 +31,26 @@ def create_app(daemon: Any) -> web.Application:
     if daemon.settings.demo:
         daemon.demo.add_routes(app)
     return app
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: Any) -> web.StreamResponse:
+    """aiohttp's own errors (unknown route, wrong method) and crashes in the one JSON shape."""
+    try:
+        return await handler(request)  # type: ignore[no-any-return]
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code = "-".join(exc.reason.lower().split()) or "http-error"
+        message = f"{request.method} {request.path}: {exc.reason}"
+        response = error_response(exc.status, code, message)
+        for name in _PASSED_ON:
+            if name in exc.headers:
+                response.headers[name] = exc.headers[name]
+        return response
+    except Exception:
+        log.exception("request failed", extra={"path": request.path})
+        return error_response(500, "internal-error", "the request failed; see the runner's log")
 
 
 async def _healthz(request: web.Request) -> web.Response:
@@ -44,10 +69,9 @@ def _readyz(daemon: Any) -> Any:
 
 def _metrics(daemon: Any) -> Any:
     async def handler(request: web.Request) -> web.Response:
-        try:
-            daemon.metrics.queue_depth.set(await daemon.store.queue_depth())
-        except Exception:  # a metrics scrape never fails because the store is slow
-            pass
+        with contextlib.suppress(Exception):  # a scrape never fails because the store does
+            depth = await asyncio.wait_for(daemon.store.queue_depth(), STORE_TIMEOUT)
+            daemon.metrics.queue_depth.set(depth)
         return web.Response(body=daemon.metrics.render(),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
     return handler
@@ -55,8 +79,5 @@ def _metrics(daemon: Any) -> Any:
 
 def _oauth_callback(daemon: Any) -> Any:
     async def handler(request: web.Request) -> web.StreamResponse:
-        complete = getattr(daemon, "complete_oauth", None)
-        if complete is None:
-            return error_response(404, "no-flow", "no OAuth2 authorization is in progress")
-        return await complete(request)  # type: ignore[no-any-return]
+        return await daemon.complete_oauth(request)  # type: ignore[no-any-return]
     return handler

@@ -9,6 +9,7 @@ unfinished step.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,7 +25,9 @@ IDLE_POLL = 1.0  # seconds between store checks when nothing woke the pool
 
 
 class Executor:
-    def __init__(self, store: Store, metrics: Metrics, active: Callable[[], Active], workers: int) -> None:
+    def __init__(
+        self, store: Store, metrics: Metrics, active: Callable[[], Active], workers: int
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.active = active
@@ -33,6 +36,8 @@ class Executor:
         self.waiters: dict[str, asyncio.Future[JobRecord]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
+        self._idle = asyncio.Event()  # set while `run` is not inside a claim
+        self._idle.set()
 
     def wake(self) -> None:
         """Something was enqueued: claim now rather than at the next idle check."""
@@ -52,12 +57,14 @@ class Executor:
             claimed = 0
             free = self.workers - len(self.running)
             if free > 0:
-                claimed = await self._claim(free)
-            if claimed == 0 or claimed == free:
+                self._idle.clear()
                 try:
+                    claimed = await self._claim(free)
+                finally:
+                    self._idle.set()
+            if claimed == 0 or claimed == free:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), IDLE_POLL if claimed == 0 else 0.05)
-                except TimeoutError:
-                    pass
 
     async def _claim(self, free: int) -> int:
         active = self.active()
@@ -119,7 +126,8 @@ class Executor:
     def _report(self, job: JobRecord, extra: dict[str, str]) -> None:
         self.metrics.jobs.labels(job.recipe, job.status).inc()
         level = logging.INFO if job.status == "succeeded" else logging.WARNING
-        log.log(level, f"job {job.status}", extra={**extra, "status": job.status, "error": job.error})
+        fields = {**extra, "status": job.status, "error": job.error}
+        log.log(level, f"job {job.status}", extra=fields)
         future = self.waiters.pop(job.id, None)
         if future is not None and not future.done():
             future.set_result(job)
@@ -128,6 +136,7 @@ class Executor:
         """Stops claiming, lets running jobs finish within `grace`, cancels the rest."""
         self._stopping = True
         self._wake.set()
+        await self._idle.wait()  # jobs a claim in progress returns are drained with the rest
         tasks = list(self.running.values())
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
@@ -136,4 +145,7 @@ class Executor:
             task.cancel()
         if left:
             await asyncio.gather(*left, return_exceptions=True)
+        for future in self.waiters.values():  # `respond: sync` requests answer now, not at timeout
+            future.cancel()
+        self.waiters.clear()
         return len(left)

@@ -9,6 +9,7 @@ neither loses nor repeats a record.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
@@ -39,8 +40,8 @@ class Pollers:
     def start(self, active: Active) -> None:
         self._stop = asyncio.Event()
         for recipe in active.polls:
-            task = asyncio.create_task(self._loop(active, recipe, self._stop), name=f"poll-{recipe.name}")
-            self.tasks[recipe.name] = task
+            loop = self._loop(active, recipe, self._stop)
+            self.tasks[recipe.name] = asyncio.create_task(loop, name=f"poll-{recipe.name}")
 
     async def stop(self) -> None:
         """Lets a poll in progress finish its commit, then ends every poll task."""
@@ -56,7 +57,9 @@ class Pollers:
     async def _loop(self, active: Active, recipe: Recipe, stop: asyncio.Event) -> None:
         poll = recipe.poll
         assert poll is not None
-        state = await self._load(recipe.name)
+        state = await self._load(recipe.name, stop)
+        if state is None:
+            return
         last_run = datetime.fromisoformat(state.polled_at) if state.polled_at else None
         while not stop.is_set():
             now = datetime.now(UTC)
@@ -77,11 +80,22 @@ class Pollers:
                 log.exception("poll crashed", extra={"recipe": recipe.name})
             last_run = max(due, started)
 
-    async def _load(self, name: str) -> PollState:
-        stored = await self.store.load_poll_state(name)
-        return PollState() if stored is None else PollState.from_json(json.dumps(stored))
+    async def _load(self, name: str, stop: asyncio.Event) -> PollState | None:
+        """The state to resume from; retried while the store fails (None once stopped)."""
+        while not stop.is_set():
+            try:
+                stored = await self.store.load_poll_state(name)
+                return PollState() if stored is None else PollState.from_json(json.dumps(stored))
+            except Exception as exc:
+                log.error("cannot read the poll state; not polling until it can be read",
+                          extra={"recipe": name, "error": str(exc)})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=FAILURE_BACKOFF)
+        return None
 
-    async def _poll(self, active: Active, recipe: Recipe, state: PollState, started: datetime) -> PollState:
+    async def _poll(
+        self, active: Active, recipe: Recipe, state: PollState, started: datetime
+    ) -> PollState:
         from runner.engine.polling import poll_once
 
         extra = {"recipe": recipe.name}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Coroutine
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,8 @@ from runner.daemon.poller import Pollers
 from runner.daemon.settings import Settings
 from runner.errors import DocumentError, RunnerError
 from runner.metrics import Metrics
+from runner.oauth.wiring import make_auth_factory, make_callback_handler, require_secret_key
+from runner.recipe.loader import PathNotFound, find_files
 from runner.redact import Redactor
 from runner.secrets import SecretSource
 from runner.store import open_store
@@ -35,11 +39,20 @@ class Daemon:
         self.active: Active | None = None
         self.accepting = False
         self.executor = Executor(self.store, self.metrics, lambda: self.active, settings.workers)
+        # OAuth2: tokens live in our store (read lazily); GET /oauth/callback completes a flow
+        # that `runner connect --via-server` started.
+        self.auth_factory = make_auth_factory(self.store, self.secrets)
+        self.complete_oauth = make_callback_handler(lambda: self.active and self.active.runtime)
         self.pollers = Pollers(self.store, self.metrics, self.executor.wake)
-        self._tasks: list[asyncio.Task[Any]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._retired: list[Active] = []  # replaced by a reload; closed once their jobs end
+        self._reloading = asyncio.Lock()
 
     def load(self) -> Active:
-        return load_active(self.settings.paths, self.secrets, self.redactor)
+        """The documents, validated and compiled; DocumentError or RunnerError says why not."""
+        active = load_active(self.settings.paths, self.secrets, self.redactor, self.auth_factory)
+        require_secret_key(active.project, self.secrets)  # stored tokens need RUNNER_SECRET_KEY
+        return active
 
     async def start(self) -> None:
         """Loads documents (raising DocumentError), opens the store, resumes interrupted jobs."""
@@ -48,38 +61,56 @@ class Daemon:
         recovered = await self.store.recover()
         if recovered:
             log.info("resuming interrupted jobs", extra={"jobs": recovered})
-        self._tasks.append(asyncio.create_task(self.executor.run(), name="executor"))
-        self._tasks.append(asyncio.create_task(self._prune_loop(), name="prune"))
+        self._spawn(self.executor.run(), "executor")
+        self._spawn(self._prune_loop(), "prune")
         if self.settings.reload:
-            self._tasks.append(asyncio.create_task(self._watch(), name="watch"))
+            self._spawn(self._watch(), "watch")
         self.pollers.start(self.active)
         self.accepting = True
         log.info("documents loaded", extra={"recipes": len(self.active.project.recipes),
                                             "connections": len(self.active.project.connections),
                                             "webhooks": sorted(self.active.webhooks)})
 
+    def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
+        """A background task, kept until it ends (an unreferenced task may be collected)."""
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def request_reload(self) -> None:
+        """SIGHUP: reload in a task of our own."""
+        self._spawn(self.reload(), "reload")
+
     async def reload(self) -> bool:
-        """Switches to the documents as they are now; keeps the old ones when the new are invalid."""
-        try:
-            new = self.load()
-        except DocumentError as exc:
-            log.error("reload refused: the documents are invalid; keeping the previous ones",
-                      extra={"problems": [str(d) for d in exc.diagnostics]})
-            return False
-        except RunnerError as exc:
-            log.error("reload refused; keeping the previous documents", extra={"error": str(exc)})
-            return False
-        await self.pollers.stop()
-        old, self.active = self.active, new
-        self.pollers.start(new)
+        """Switches to the documents as they are now; keeps the old ones when they are invalid."""
+        async with self._reloading:  # two quick SIGHUPs reload one after the other
+            if not self.accepting:
+                return False  # shutting down
+            try:
+                new = self.load()
+            except DocumentError as exc:
+                log.error("reload refused: the documents are invalid; keeping the previous ones",
+                          extra={"problems": [str(d) for d in exc.diagnostics]})
+                return False
+            except (RunnerError, PathNotFound) as exc:
+                log.error("reload refused; keeping the previous documents",
+                          extra={"error": str(exc)})
+                return False
+            await self.pollers.stop()
+            old, self.active = self.active, new
+            self.pollers.start(new)
         if old is not None:
-            self._tasks.append(asyncio.create_task(self._close_later(old)))
-        log.info("documents reloaded", extra={"recipes": len(new.project.recipes)})
+            self._retired.append(old)
+            self._spawn(self._close_when_idle(old, list(self.executor.running.values())), "retire")
+        log.info("documents reloaded", extra={"recipes": len(new.project.recipes),
+                                              "webhooks": sorted(new.webhooks)})
         return True
 
-    async def _close_later(self, old: Active) -> None:
-        """Old clients stay open while jobs that started with them finish."""
-        await asyncio.sleep(self.settings.shutdown_grace)
+    async def _close_when_idle(self, old: Active, jobs: list[asyncio.Task[None]]) -> None:
+        """Old clients stay open while the jobs that may have started with them run."""
+        if jobs:
+            await asyncio.wait(jobs)
+        self._retired.remove(old)
         await old.runtime.close()
 
     async def stop(self) -> None:
@@ -88,13 +119,16 @@ class Daemon:
         await self.pollers.stop()
         left = await self.executor.drain(self.settings.shutdown_grace)
         if left:
-            log.warning("jobs still running at the end of the grace period resume on the next start",
+            log.warning("jobs still running at the end of the grace period resume on the next "
+                        "start",
                         extra={"jobs": left})
-        for task in self._tasks:
+        tasks = list(self._tasks)
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.active is not None:
-            await self.active.runtime.close()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for active in [*self._retired, self.active]:
+            if active is not None:
+                await active.runtime.close()
         await self.store.close()
 
     async def store_ready(self) -> bool:
@@ -104,13 +138,12 @@ class Daemon:
             return False
 
     async def _prune_loop(self) -> None:
-        from datetime import UTC, datetime, timedelta
-
         while True:
             await asyncio.sleep(self.settings.prune_every)
             try:
                 cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.retention_age)
-                pruned = await self.store.prune(older_than=cutoff, keep_last=self.settings.retention_count)
+                keep = self.settings.retention_count
+                pruned = await self.store.prune(older_than=cutoff, keep_last=keep)
                 if pruned:
                     log.info("pruned job history", extra={"jobs": pruned})
             except Exception:
@@ -121,8 +154,6 @@ class Daemon:
         last = _snapshot(self.active.files if self.active else [])
         while True:
             await asyncio.sleep(1.0)
-            from runner.recipe.loader import find_files
-
             try:
                 files = [str(p) for p in find_files(self.settings.paths or None)]
             except Exception:

@@ -1,14 +1,17 @@
-"""Daemon settings: command-line flags first, then `RUNNER_*` environment variables, then defaults."""
+"""Daemon settings: command-line flags, then `RUNNER_*` environment variables, then defaults."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from runner.durations import parse_duration
 
 DEFAULT_STORE = "sqlite:///runner.db"
+LOG_FORMATS = ("auto", "json", "text")
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
 @dataclass
@@ -23,7 +26,7 @@ class Settings:
     shutdown_grace: float = 30.0  # SIGTERM: how long running steps may take to finish
     retention_age: float = 30 * 86400.0  # finished jobs older than this are pruned
     retention_count: int = 100_000  # ... and only this many finished jobs are kept
-    prune_every: float = 600.0
+    prune_every: float = 3600.0
     log_format: str = "auto"  # auto | json | text
     log_level: str = "info"
     reload: bool = False  # watch the document files and reload on change
@@ -32,22 +35,69 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **flags: object) -> Settings:
-        """Settings from the environment, overridden by flags that are not None."""
+        """Settings from the environment, overridden by flags that are not None.
+
+        Raises ValueError naming the variable when a value is not valid.
+        """
         env = os.environ if environ is None else environ
         s = cls()
-        s.host = env.get("RUNNER_HOST", s.host)
-        s.port = int(env.get("RUNNER_PORT", s.port))
-        s.store = env.get("RUNNER_STORE", s.store)
-        s.workers = int(env.get("RUNNER_WORKERS", s.workers))
-        s.shutdown_grace = parse_duration(env.get("RUNNER_SHUTDOWN_GRACE", s.shutdown_grace))
-        s.retention_age = parse_duration(env.get("RUNNER_RETENTION_AGE", s.retention_age))
-        s.retention_count = int(env.get("RUNNER_RETENTION_COUNT", s.retention_count))
-        s.log_format = env.get("RUNNER_LOG_FORMAT", s.log_format)
-        s.log_level = env.get("RUNNER_LOG_LEVEL", s.log_level)
-        s.reload = env.get("RUNNER_RELOAD", "") in ("1", "true", "yes")
+        read = _reader(env)
+        s.host = read("RUNNER_HOST", str, s.host)
+        s.port = read("RUNNER_PORT", _port, s.port)
+        s.store = read("RUNNER_STORE", str, s.store)
+        s.workers = read("RUNNER_WORKERS", _positive, s.workers)
+        s.shutdown_grace = read("RUNNER_SHUTDOWN_GRACE", parse_duration, s.shutdown_grace)
+        s.retention_age = read("RUNNER_RETENTION_AGE", parse_duration, s.retention_age)
+        s.retention_count = read("RUNNER_RETENTION_COUNT", _positive, s.retention_count)
+        s.log_format = read("RUNNER_LOG_FORMAT", _choice(LOG_FORMATS), s.log_format)
+        s.log_level = read("RUNNER_LOG_LEVEL", _choice(LOG_LEVELS), s.log_level)
+        s.reload = read("RUNNER_RELOAD", _flag, s.reload)
         s.api_token = env.get("RUNNER_API_TOKEN") or None
-        s.demo = env.get("RUNNER_DEMO", "true") not in ("0", "false", "no")
+        s.demo = read("RUNNER_DEMO", _flag, s.demo)
         for name, value in flags.items():
             if value is not None:
                 setattr(s, name, value)
+        if s.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {s.workers}")
         return s
+
+
+def _reader(env: Mapping[str, str]) -> Callable[[str, Callable[[str], Any], Any], Any]:
+    def read(name: str, parse: Callable[[str], Any], default: Any) -> Any:
+        text = env.get(name, "").strip()
+        if not text:
+            return default
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
+    return read
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise ValueError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def _flag(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected true or false, got {text!r}")
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if text.lower() not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {text!r}")
+        return text.lower()
+    return parse

@@ -20,7 +20,7 @@ from aiohttp import web
 from runner.daemon.active import Active, WebhookRoute
 from runner.daemon.http_errors import error_response
 from runner.engine.job import job_context, new_job
-from runner.errors import RunnerError
+from runner.errors import RunnerError, StoreError
 from runner.redact import SENSITIVE_HEADERS
 from runner.templating import render_tree
 from runner.triggers.verify import VerificationError, verify_request
@@ -44,20 +44,26 @@ class WebhookHandler:
         self.daemon.metrics.webhooks.labels(route.recipe.name, str(response.status)).inc()
         return response
 
-    async def _handle(self, request: web.Request, route: WebhookRoute, active: Active) -> web.Response:
+    async def _handle(
+        self, request: web.Request, route: WebhookRoute, active: Active
+    ) -> web.Response:
         if not self.daemon.accepting:
             return error_response(503, "shutting-down", "the runner is shutting down; retry later")
         if request.method not in route.methods:
             allowed = ", ".join(sorted(route.methods))
-            return error_response(405, "method-not-allowed", f"use {allowed}")
+            refused = error_response(405, "method-not-allowed", f"use {allowed}")
+            refused.headers["Allow"] = allowed
+            return refused
         body = await _read_body(request, route.max_body)
         if body is None:
-            return error_response(413, "body-too-large", f"the body is larger than {route.max_body} bytes")
+            message = f"the body is larger than {route.max_body} bytes"
+            return error_response(413, "body-too-large", message)
         if route.auth is not None:
             try:
                 verify_request(route.auth, request.headers, body, time.time())
             except VerificationError as exc:
-                log.warning("webhook refused", extra={"recipe": route.recipe.name, "reason": str(exc)})
+                fields = {"recipe": route.recipe.name, "reason": str(exc)}
+                log.warning("webhook refused", extra=fields)
                 return error_response(401, "unauthorized", str(exc))
         try:
             event = _event(request, body)
@@ -65,7 +71,9 @@ class WebhookHandler:
             return error_response(400, "bad-body", str(exc))
         return await self._accept(route, active, event)
 
-    async def _accept(self, route: WebhookRoute, active: Active, event: dict[str, Any]) -> web.Response:
+    async def _accept(
+        self, route: WebhookRoute, active: Active, event: dict[str, Any]
+    ) -> web.Response:
         recipe, hook = route.recipe, route.recipe.webhook
         assert hook is not None
         redactor = active.runtime.redactor
@@ -78,7 +86,13 @@ class WebhookHandler:
                 return error_response(400, "bad-dedup", f"dedup: {exc}")
         executor = self.daemon.executor
         waiter = executor.waiter(job.id) if hook.spec.respond == "sync" else None
-        job_id, created = await self.daemon.store.enqueue(job, dedup)
+        try:
+            job_id, created = await self.daemon.store.enqueue(job, dedup)
+        except StoreError as exc:
+            executor.waiters.pop(job.id, None)
+            log.error("could not store a webhook", extra={"recipe": recipe.name, "error": str(exc)})
+            message = "the event could not be stored; retry later"
+            return error_response(503, "store-unavailable", message)
         if not created:
             executor.waiters.pop(job.id, None)
             return web.json_response({"job_id": job_id, "status": "duplicate"}, status=200)
@@ -104,16 +118,22 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 def _event(request: web.Request, body: bytes) -> dict[str, Any]:
     """The trigger as templates see it; credential headers are stored as `***`."""
     mime = request.content_type.lower()
-    text = body.decode(request.charset or "utf-8", errors="replace")
+    try:
+        text = body.decode(request.charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know: read it as UTF-8 rather than fail
+        text = body.decode("utf-8", errors="replace")
     parsed: Any = text
     if mime == "application/json" or mime.endswith("+json"):
         try:
             parsed = json.loads(text) if text.strip() else None
         except json.JSONDecodeError as exc:
-            raise ValueError(f"the body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+            where = f"line {exc.lineno} column {exc.colno}"
+            raise ValueError(f"the body is not valid JSON: {exc.msg} at {where}") from None
     elif mime == "application/x-www-form-urlencoded":
         parsed = dict(parse_qsl(text, keep_blank_values=True))
-    headers = {k: ("***" if k.lower() in SENSITIVE_HEADERS else v) for k, v in request.headers.items()}
+    headers = {
+        k: ("***" if k.lower() in SENSITIVE_HEADERS else v) for k, v in request.headers.items()
+    }
     return {
         "body": parsed,
         "headers": headers,
@@ -135,8 +155,13 @@ async def _sync_response(
     try:
         job = await asyncio.wait_for(asyncio.shield(waiter), timeout)
     except TimeoutError:
-        return error_response(504, "job-timeout", f"the job did not finish within {timeout:g}s; it goes on",
-                              job_id=job_id)
+        message = f"the job did not finish within {timeout:g}s; it goes on"
+        return error_response(504, "job-timeout", message, job_id=job_id)
+    except asyncio.CancelledError:
+        if not waiter.cancelled():
+            raise  # this request itself was cancelled
+        return error_response(503, "shutting-down", "the runner stopped before the job finished; "
+                              "it resumes when the runner starts again", job_id=job_id)
     if job.status != "succeeded":
         return error_response(502, "job-failed", job.error or "the job failed", job_id=job_id)
     hook = route.recipe.webhook
