@@ -11,10 +11,6 @@ from aiohttp import web
 
 from tests.daemon.conftest import DaemonProcess, Sink, ThreadedApp, wait_for, write
 
-pytest.importorskip(
-    "runner.engine.polling"
-)  # the engine's poll_once; skip only while it is missing
-
 PAGE_SIZE = 2
 DOCUMENTS = """\
 kind: connection
