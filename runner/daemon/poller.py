@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from runner.daemon.active import Active
 from runner.engine.job import new_job
+from runner.engine.polling import poll_once
 from runner.errors import RunnerError
 from runner.metrics import Metrics
 from runner.recipe.compile import Recipe
@@ -96,8 +97,6 @@ class Pollers:
     async def _poll(
         self, active: Active, recipe: Recipe, state: PollState, started: datetime
     ) -> PollState:
-        from runner.engine.polling import poll_once
-
         extra = {"recipe": recipe.name}
         try:
             outcome = await poll_once(active.runtime, recipe, state, now=started)
