@@ -1,9 +1,10 @@
 """The worker pool: claims queued jobs from the store and runs them, checkpointing every step.
 
 A global limit (`workers`) bounds the jobs running in this process; the store enforces each
-recipe's `concurrency` (1 keeps trigger order). A job whose task is cancelled by shutdown stays
-`running` in the store and is requeued by `recover()` on the next start, resuming at its first
-unfinished step.
+recipe's `concurrency` (1 keeps trigger order), across replicas too. A job whose task is cancelled
+by shutdown stays `running` in the store and is requeued on the next start, resuming at its first
+unfinished step. Claims carry a lease in this replica's name, renewed by `maintain()`; on a store
+shared by replicas, `maintain()` also requeues the jobs of replicas whose leases expired.
 """
 
 from __future__ import annotations
@@ -18,20 +19,24 @@ from runner.daemon.active import Active
 from runner.engine.job import run_job
 from runner.engine.records import JobRecord, StepRecord
 from runner.metrics import Metrics
-from runner.store.base import Store
+from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, Store
 
 log = logging.getLogger(__name__)
 IDLE_POLL = 1.0  # seconds between store checks when nothing woke the pool
+FOLLOW_EVERY = 0.2  # seconds between store reads while a sync webhook waits on a shared store
 
 
 class Executor:
     def __init__(
-        self, store: Store, metrics: Metrics, active: Callable[[], Active], workers: int
+        self, store: Store, metrics: Metrics, active: Callable[[], Active], workers: int,
+        owner: str = DEFAULT_OWNER, lease: float = DEFAULT_LEASE,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.active = active
         self.workers = workers
+        self.owner = owner
+        self.lease = lease
         self.running: dict[str, asyncio.Task[None]] = {}
         self.waiters: dict[str, asyncio.Future[JobRecord]] = {}
         self._wake = asyncio.Event()
@@ -49,7 +54,22 @@ class Executor:
         if future is None:
             future = asyncio.get_running_loop().create_future()
             self.waiters[job_id] = future
+            if self.store.multi_process:  # another replica may run it: watch the store too
+                task = asyncio.create_task(self._follow(job_id, future), name=f"follow-{job_id}")
+                future.add_done_callback(lambda _: task.cancel())
         return future
+
+    async def _follow(self, job_id: str, future: asyncio.Future[JobRecord]) -> None:
+        """Resolves `future` when the store shows the job finished, whoever ran it."""
+        while not future.done():
+            await asyncio.sleep(FOLLOW_EVERY)
+            try:
+                job = await self.store.get_job(job_id)
+            except Exception:
+                continue
+            if job is not None and job.status in ("succeeded", "failed") and not future.done():
+                self.waiters.pop(job_id, None)
+                future.set_result(job)
 
     async def run(self) -> None:
         while not self._stopping:
@@ -71,7 +91,7 @@ class Executor:
         concurrency = {n: r.spec.concurrency for n, r in active.project.recipes.items()}
         busy: dict[str, int] = {}
         try:
-            jobs = await self.store.claim(free, busy, concurrency)
+            jobs = await self.store.claim(free, busy, concurrency, owner=self.owner, lease=self.lease)
         except Exception:
             log.exception("claiming jobs failed; retrying")
             await asyncio.sleep(IDLE_POLL)
@@ -131,6 +151,23 @@ class Executor:
         future = self.waiters.pop(job.id, None)
         if future is not None and not future.done():
             future.set_result(job)
+
+    async def maintain(self) -> None:
+        """Renews this replica's leases; on a shared store, requeues jobs of replicas that died."""
+        every = self.lease / 3
+        while not self._stopping:
+            await asyncio.sleep(every)
+            try:
+                if self.running:
+                    await self.store.heartbeat(self.owner, self.lease)
+                if self.store.multi_process:
+                    requeued = await self.store.recover_expired()
+                    if requeued:
+                        log.warning("requeued jobs whose replica stopped renewing its lease",
+                                    extra={"jobs": requeued})
+                        self.wake()
+            except Exception:
+                log.exception("renewing leases failed; trying again")
 
     async def drain(self, grace: float) -> int:
         """Stops claiming, lets running jobs finish within `grace`, cancels the rest."""

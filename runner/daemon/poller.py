@@ -4,6 +4,10 @@ A recipe is never polled twice at once: its task polls, commits, and only then a
 poll is due. After downtime a poll is due at once, once (see `runner.triggers.schedule`). The jobs
 a poll emits and its new cursor and seen keys are committed in one transaction, so a restart
 neither loses nor repeats a record.
+
+On a store shared by replicas, each poll first takes the recipe's poll lease (`acquire_poll`):
+only the replica holding it polls, reading the state the previous poll stored, whichever replica
+made it. A replica that dies stops renewing its leases; another takes over once they expire.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from runner.engine.polling import poll_once
 from runner.errors import RunnerError
 from runner.metrics import Metrics
 from runner.recipe.compile import Recipe
-from runner.store.base import Store
+from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, Store
 from runner.triggers.poll import PollState
 from runner.triggers.schedule import next_due
 
@@ -33,8 +37,13 @@ FAILURE_BACKOFF = 5.0  # seconds before a poll whose commit failed is tried agai
 class Pollers:
     """Starts and stops the poll tasks of the active documents (restarted on reload)."""
 
-    def __init__(self, store: Store, metrics: Metrics, wake: Callable[[], None]) -> None:
+    def __init__(
+        self, store: Store, metrics: Metrics, wake: Callable[[], None],
+        owner: str = DEFAULT_OWNER, lease: float = DEFAULT_LEASE,
+    ) -> None:
         self.store, self.metrics, self.wake = store, metrics, wake
+        self.owner, self.lease = owner, lease
+        self.held: set[str] = set()
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
 
@@ -54,6 +63,10 @@ class Pollers:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        for name in list(self.held):  # hand the polls over at once rather than at lease expiry
+            with contextlib.suppress(Exception):
+                await self.store.release_poll(name, self.owner)
+            self.held.discard(name)
 
     async def _loop(self, active: Active, recipe: Recipe, stop: asyncio.Event) -> None:
         poll = recipe.poll
@@ -76,10 +89,24 @@ class Pollers:
             started = datetime.now(UTC)
             self.metrics.poll_lag.observe(max(0.0, (started - due).total_seconds()))
             try:
+                if self.store.multi_process:
+                    shared = await self._take_turn(recipe.name, stop)
+                    if shared is None:  # another replica holds this poll
+                        last_run = max(due, started)
+                        continue
+                    state = shared
                 state = await self._poll(active, recipe, state, started)
             except Exception:  # a poller never dies: log, and try at the next due time
                 log.exception("poll crashed", extra={"recipe": recipe.name})
             last_run = max(due, started)
+
+    async def _take_turn(self, name: str, stop: asyncio.Event) -> PollState | None:
+        """The stored state when this replica holds (or just took) the poll's lease, else None."""
+        if not await self.store.acquire_poll(name, self.owner, self.lease):
+            self.held.discard(name)
+            return None
+        self.held.add(name)
+        return await self._load(name, stop)
 
     async def _load(self, name: str, stop: asyncio.Event) -> PollState | None:
         """The state to resume from; retried while the store fails (None once stopped)."""

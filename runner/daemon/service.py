@@ -38,12 +38,14 @@ class Daemon:
         self.store = open_store(settings.store)
         self.active: Active | None = None
         self.accepting = False
-        self.executor = Executor(self.store, self.metrics, lambda: self.active, settings.workers)
+        self.executor = Executor(self.store, self.metrics, lambda: self.active, settings.workers,
+                                 owner=settings.replica, lease=settings.lease)
         # OAuth2: tokens live in our store (read lazily); GET /oauth/callback completes a flow
         # that `runner connect --via-server` started.
         self.auth_factory = make_auth_factory(self.store, self.secrets)
         self.complete_oauth = make_callback_handler(lambda: self.active and self.active.runtime)
-        self.pollers = Pollers(self.store, self.metrics, self.executor.wake)
+        self.pollers = Pollers(self.store, self.metrics, self.executor.wake,
+                               owner=settings.replica, lease=settings.lease)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._retired: list[Active] = []  # replaced by a reload; closed once their jobs end
         self._reloading = asyncio.Lock()
@@ -58,10 +60,14 @@ class Daemon:
         """Loads documents (raising DocumentError), opens the store, resumes interrupted jobs."""
         self.active = self.load()
         await self.store.open()
-        recovered = await self.store.recover()
+        # A store of our own: every job left running was ours, resume it now. A shared store:
+        # only jobs whose lease expired (their replica died) are requeued, by `maintain`.
+        shared = self.store.multi_process
+        recovered = await (self.store.recover_expired() if shared else self.store.recover())
         if recovered:
             log.info("resuming interrupted jobs", extra={"jobs": recovered})
         self._spawn(self.executor.run(), "executor")
+        self._spawn(self.executor.maintain(), "leases")
         self._spawn(self._prune_loop(), "prune")
         if self.settings.reload:
             self._spawn(self._watch(), "watch")

@@ -22,7 +22,9 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     store: str = DEFAULT_STORE
-    workers: int = 16  # jobs running at once in this process, all recipes together
+    workers: int = 16  # jobs running at once in this process; 0: accept and poll, run nothing
+    replica: str = field(default_factory=lambda: _default_replica())  # its name in a shared store
+    lease: float = 30.0  # a replica that stops heartbeating loses its jobs and polls after this
     shutdown_grace: float = 30.0  # SIGTERM: how long running steps may take to finish
     retention_age: float = 30 * 86400.0  # finished jobs older than this are pruned
     retention_count: int = 100_000  # ... and only this many finished jobs are kept
@@ -45,7 +47,9 @@ class Settings:
         s.host = read("RUNNER_HOST", str, s.host)
         s.port = read("RUNNER_PORT", _port, s.port)
         s.store = read("RUNNER_STORE", str, s.store)
-        s.workers = read("RUNNER_WORKERS", _positive, s.workers)
+        s.workers = read("RUNNER_WORKERS", _whole, s.workers)
+        s.replica = read("RUNNER_REPLICA", str, s.replica)
+        s.lease = read("RUNNER_LEASE", parse_duration, s.lease)
         s.shutdown_grace = read("RUNNER_SHUTDOWN_GRACE", parse_duration, s.shutdown_grace)
         s.retention_age = read("RUNNER_RETENTION_AGE", parse_duration, s.retention_age)
         s.retention_count = read("RUNNER_RETENTION_COUNT", _positive, s.retention_count)
@@ -57,8 +61,10 @@ class Settings:
         for name, value in flags.items():
             if value is not None:
                 setattr(s, name, value)
-        if s.workers < 1:
-            raise ValueError(f"--workers must be at least 1, got {s.workers}")
+        if s.workers < 0:
+            raise ValueError(f"--workers must be 0 or more, got {s.workers}")
+        if s.lease <= 0:
+            raise ValueError(f"RUNNER_LEASE must be positive, got {s.lease}")
         return s
 
 
@@ -72,6 +78,18 @@ def _reader(env: Mapping[str, str]) -> Callable[[str, Callable[[str], Any], Any]
         except ValueError as exc:
             raise ValueError(f"{name}: {exc}") from None
     return read
+
+
+def _default_replica() -> str:
+    import socket
+
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+def _whole(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError(f"expected a whole number, got {text!r}")
+    return int(text)
 
 
 def _positive(text: str) -> int:

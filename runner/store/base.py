@@ -47,6 +47,10 @@ def check_lease(lease: float) -> float:
 class Store(abc.ABC):
     """A durable home for jobs, poll state and token blobs; safe to call concurrently."""
 
+    #: True when several processes may share this store (replicas), so start-up must not requeue
+    #: every running job and work is coordinated by leases; False for a file one process owns.
+    multi_process: bool = False
+
     async def __aenter__(self) -> Store:
         await self.open()
         return self

@@ -100,6 +100,8 @@ def _count(target: str, options: Mapping[str, str], name: str, default: str | in
 class PostgresStore(Store):
     """Jobs, poll state and tokens in PostgreSQL; see `Store` for what each method promises."""
 
+    multi_process = True
+
     def __init__(self, settings: PostgresSettings) -> None:
         self.settings = settings
         self._pool: Any = None  # asyncpg.Pool while open

@@ -31,10 +31,16 @@ def test_environment_overrides_defaults_and_flags_override_the_environment() -> 
     assert Settings.from_env({}) == Settings()
 
 
+def test_zero_workers_is_an_accept_only_replica_and_leases_are_settable() -> None:
+    settings = Settings.from_env({"RUNNER_WORKERS": "0", "RUNNER_LEASE": "10s", "RUNNER_REPLICA": "a"})
+    assert (settings.workers, settings.lease, settings.replica) == (0, 10.0, "a")
+    assert Settings.from_env({}).replica  # a default name: host and process id
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
-        ("RUNNER_WORKERS", "0"),
+        ("RUNNER_WORKERS", "-1"),
         ("RUNNER_WORKERS", "many"),
         ("RUNNER_PORT", "70000"),
         ("RUNNER_SHUTDOWN_GRACE", "soon"),
