@@ -45,6 +45,7 @@ private_network: true
 ---
 kind: recipe
 name: bench
+concurrency: 32       # jobs of this recipe at once; the default 1 keeps trigger order instead
 trigger:
   webhook: {{path: bench, respond: {respond}}}
 steps:

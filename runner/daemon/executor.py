@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from runner.daemon.active import Active
 from runner.engine.job import run_job
 from runner.engine.records import JobRecord, StepRecord
 from runner.metrics import Metrics
+from runner.recipe.compile import Recipe
 from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, Store
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class Executor:
                 job.finished_at = datetime.now(UTC).isoformat()
             else:
                 log.info("job started", extra={**extra, "resumed_steps": len(job.steps)})
-                job = await run_job(active.runtime, recipe, job, self._checkpoint)
+                job = await run_job(active.runtime, recipe, job, self._checkpointer(recipe))
             await self.store.finish(job)
         except asyncio.CancelledError:
             log.warning("job interrupted by shutdown; it resumes on the next start", extra=extra)
@@ -128,14 +129,24 @@ class Executor:
             self._wake.set()
         self._report(job, extra)
 
-    async def _checkpoint(self, job: JobRecord, step: StepRecord) -> None:
-        await self.store.checkpoint(job.id, step)
-        self.metrics.step_seconds.labels(job.recipe).observe(step.duration_ms / 1000)
-        log.info(
-            "step finished",
-            extra={"job": job.id, "recipe": job.recipe, "step": step.id, "status": step.status,
-                   "duration_ms": step.duration_ms},
-        )
+    def _checkpointer(self, recipe: Recipe) -> Callable[[JobRecord, StepRecord], Awaitable[None]]:
+        """Stores each finished step, except one the job ends with: `finish` stores that one in
+        the same write (a crash in between re-sends it either way, with its Idempotency-Key)."""
+        last = recipe.steps[-1].id if recipe.steps else None
+        fatal = {s.id for s in recipe.steps if s.on_error == "fail"}
+
+        async def checkpoint(job: JobRecord, step: StepRecord) -> None:
+            ends_job = step.id == last or (step.status == "failed" and step.id in fatal)
+            if not ends_job:
+                await self.store.checkpoint(job.id, step)
+            self.metrics.step_seconds.labels(job.recipe).observe(step.duration_ms / 1000)
+            log.info(
+                "step finished",
+                extra={"job": job.id, "recipe": job.recipe, "step": step.id,
+                       "status": step.status, "duration_ms": step.duration_ms},
+            )
+
+        return checkpoint
 
     async def _finish_quietly(self, job: JobRecord) -> None:
         try:

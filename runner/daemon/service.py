@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,14 +39,17 @@ class Daemon:
         self.store = open_store(settings.store)
         self.active: Active | None = None
         self.accepting = False
+        # Leases are held by this process, not by the name: a replica restarted under the same
+        # RUNNER_REPLICA must not renew (and so strand) the leases its killed predecessor held.
+        self.owner = f"{settings.replica}/{secrets.token_hex(4)}"
         self.executor = Executor(self.store, self.metrics, lambda: self.active, settings.workers,
-                                 owner=settings.replica, lease=settings.lease)
+                                 owner=self.owner, lease=settings.lease)
         # OAuth2: tokens live in our store (read lazily); GET /oauth/callback completes a flow
         # that `runner connect --via-server` started.
         self.auth_factory = make_auth_factory(self.store, self.secrets)
         self.complete_oauth = make_callback_handler(lambda: self.active and self.active.runtime)
         self.pollers = Pollers(self.store, self.metrics, self.executor.wake,
-                               owner=settings.replica, lease=settings.lease)
+                               owner=self.owner, lease=settings.lease)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._retired: list[Active] = []  # replaced by a reload; closed once their jobs end
         self._reloading = asyncio.Lock()
@@ -75,7 +79,8 @@ class Daemon:
         self.accepting = True
         log.info("documents loaded", extra={"recipes": len(self.active.project.recipes),
                                             "connections": len(self.active.project.connections),
-                                            "webhooks": sorted(self.active.webhooks)})
+                                            "webhooks": sorted(self.active.webhooks),
+                                            "replica": self.owner})
 
     def _spawn(self, coroutine: Coroutine[Any, Any, Any], name: str) -> None:
         """A background task, kept until it ends (an unreferenced task may be collected)."""

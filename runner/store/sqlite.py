@@ -6,6 +6,11 @@ and its folder are created on first `open`. Query options:
 
     synchronous=full|normal|extra|off   full (default): a commit survives power loss; normal: it
                                         survives a process crash but maybe not an OS crash
+
+With `full`, what the runner promises durably is committed with FULL: accepted events (`enqueue`),
+poll results, tokens. Job progress (claims, checkpoints, finishing, leases) commits with NORMAL
+when a batch holds nothing else: a process crash loses none of it (WAL), a power cut may lose the
+last moments of it, which costs a step sent again with the same Idempotency-Key, never an event.
     busy_timeout=MILLISECONDS           how long to wait for another process's lock (default 5000)
 """
 
@@ -154,12 +159,12 @@ class SQLiteStore(Store):
         op = functools.partial(
             _claim, limit=limit, busy=dict(busy_recipes), concurrency=dict(concurrency), marks=marks
         )
-        return await self._write(op, "claiming jobs")
+        return await self._relaxed(op, "claiming jobs")
 
     async def checkpoint(self, job_id: str, step: StepRecord) -> None:
         record = (job_id, step.id, _dumps(step.to_json()))
         what = f"checkpoint of job {job_id} step {step.id}"
-        await self._write(_rowcount(q.UPSERT_STEP, record), what)
+        await self._relaxed(_rowcount(q.UPSERT_STEP, record), what)
 
     async def finish(self, job: JobRecord) -> None:
         if job.status not in FINISHED:
@@ -168,28 +173,28 @@ class SQLiteStore(Store):
         values = (job.status, job.error, job.started_at, finished_at, _epoch(finished_at), job.id)
         steps = _encode_steps(job)
         op = functools.partial(_finish, job_id=job.id, values=values, steps=steps)
-        await self._write(op, f"finishing {_name(job)}")
+        await self._relaxed(op, f"finishing {_name(job)}")
 
     async def recover(self) -> int:
-        return await self._write(_rowcount(q.REQUEUE_RUNNING), "recovering")
+        return await self._relaxed(_rowcount(q.REQUEUE_RUNNING), "recovering")
 
     async def heartbeat(self, owner: str, lease: float) -> None:
         values = (time.time() + check_lease(lease), owner)
-        await self._write(_rowcount(q.EXTEND_LEASES, values), f"extending the leases of {owner}")
+        await self._relaxed(_rowcount(q.EXTEND_LEASES, values), f"extending the leases of {owner}")
 
     async def recover_expired(self) -> int:
         what = "requeuing jobs whose lease expired"
-        return await self._write(_rowcount(q.REQUEUE_EXPIRED, (time.time(),)), what)
+        return await self._relaxed(_rowcount(q.REQUEUE_EXPIRED, (time.time(),)), what)
 
     async def acquire_poll(self, recipe: str, owner: str, lease: float) -> bool:
         now = time.time()
         params = {"recipe": recipe, "owner": owner, "lease_until": now + check_lease(lease)}
         what = f"leasing the poll of recipe {recipe}"
-        return await self._write(_rowcount(q.ACQUIRE_POLL, {**params, "now": now}), what) > 0
+        return await self._relaxed(_rowcount(q.ACQUIRE_POLL, {**params, "now": now}), what) > 0
 
     async def release_poll(self, recipe: str, owner: str) -> None:
         what = f"releasing the poll of recipe {recipe}"
-        await self._write(_rowcount(q.RELEASE_POLL, (recipe, owner)), what)
+        await self._relaxed(_rowcount(q.RELEASE_POLL, (recipe, owner)), what)
 
     @contextlib.asynccontextmanager
     async def token_lock(self, connection: str) -> AsyncIterator[None]:
@@ -224,7 +229,7 @@ class SQLiteStore(Store):
             raise ValueError(f"keep_last must not be negative, not {keep_last}")
         cutoff = None if older_than is None else _aware(older_than).timestamp()
         params = {"cutoff": cutoff, "keep": keep_last or 0}
-        return await self._write(_rowcount(q.PRUNE_FINISHED, params), "pruning")
+        return await self._relaxed(_rowcount(q.PRUNE_FINISHED, params), "pruning")
 
     async def queue_depth(self) -> int:
         row = await self._read(_fetchone(q.QUEUE_DEPTH), "reading the queue depth")
@@ -254,10 +259,15 @@ class SQLiteStore(Store):
         what = f"deleting the token of {connection}"
         await self._write(_rowcount(q.DELETE_TOKEN, (connection,)), what)
 
-    async def _write(self, op: Op[T], what: str) -> T:
+    async def _write(self, op: Op[T], what: str, durable: bool = True) -> T:
         if self._writer is None:
             raise StoreError(f"{what}: the store is not open")
-        return await self._writer.run(op, what)
+        return await self._writer.run(op, what, durable)
+
+    async def _relaxed(self, op: Op[T], what: str) -> T:
+        """A write whose loss in a power cut costs a repeat, never an event: job progress,
+        leases, pruning. Accepted events and poll results always commit durably."""
+        return await self._write(op, what, durable=False)
 
     async def _read(self, op: Op[T], what: str) -> T:
         if self._reader is None:  # an in-memory database has only the writer's connection

@@ -143,6 +143,7 @@ class _Pending:
     op: Callable[[sqlite3.Connection], Any]
     what: str
     future: concurrent.futures.Future[Any]
+    durable: bool = True
 
 
 _STOP = object()
@@ -161,6 +162,7 @@ class Writer:
     def __init__(self, settings: Settings, max_batch: int = 1000) -> None:
         self.commits = 0  # transactions committed, for tests and metrics
         self._settings = settings
+        self._sync_level = settings.synchronous  # as `connect` set it
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._accepting = False
@@ -172,12 +174,16 @@ class Writer:
         await asyncio.wrap_future(self._ready)
         self._accepting = True
 
-    async def run(self, op: Op[T], what: str) -> T:
-        """Runs `op` in a write transaction and returns its result once that is committed."""
+    async def run(self, op: Op[T], what: str, durable: bool = True) -> T:
+        """Runs `op` in a write transaction and returns its result once that is committed.
+
+        `durable=False` lets a batch of only such writes commit with `synchronous=NORMAL`: still
+        safe from a process crash (WAL), and the next durable commit syncs it to disk anyway.
+        """
         if not self._accepting:
             raise StoreError(f"{what}: the store is not open")
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
-        self._queue.put(_Pending(op, what, future))
+        self._queue.put(_Pending(op, what, future, durable))
         return await asyncio.wrap_future(future)
 
     async def stop(self) -> None:
@@ -232,9 +238,19 @@ class Writer:
             self._commit(conn, batch)
         return not any(item is _STOP for item in items)
 
+    def _sync_for(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
+        """FULL (or the configured level) when the batch promises durability, else NORMAL."""
+        level = self._settings.synchronous
+        if level in ("full", "extra") and not any(p.durable for p in batch):
+            level = "normal"
+        if level != self._sync_level:
+            conn.execute(f"PRAGMA synchronous = {level.upper()}")
+            self._sync_level = level
+
     def _commit(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         outcomes: list[tuple[_Pending, Any, BaseException | None]] = []
         try:
+            self._sync_for(conn, batch)
             conn.execute("BEGIN IMMEDIATE")
             for pending in batch:
                 outcomes.append((pending, *_in_savepoint(conn, pending)))

@@ -33,7 +33,16 @@ QUEUE_DEPTH = "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
 
 # -- claim, finish, recover -----------------------------------------------------------------------
 RUNNING_COUNTS = "SELECT recipe, COUNT(*) FROM jobs WHERE status = 'running' GROUP BY recipe"
-QUEUED_RECIPES = "SELECT DISTINCT recipe FROM jobs WHERE status = 'queued'"
+# The recipes with queued jobs, found by seeking the (status, recipe, seq) index once per recipe
+# rather than reading every queued row: a claim costs the same with a backlog of a million.
+QUEUED_RECIPES = """
+WITH RECURSIVE queued(recipe) AS (
+    SELECT MIN(recipe) FROM jobs WHERE status = 'queued'
+    UNION ALL
+    SELECT (SELECT MIN(recipe) FROM jobs WHERE status = 'queued' AND recipe > queued.recipe)
+    FROM queued WHERE queued.recipe IS NOT NULL
+)
+SELECT recipe FROM queued WHERE recipe IS NOT NULL"""
 QUEUE_HEAD_OF_RECIPE = """
 SELECT seq, id FROM jobs WHERE status = 'queued' AND recipe = ? ORDER BY seq LIMIT ?"""
 MARK_RUNNING = """
