@@ -9,7 +9,7 @@ because a job resumed after a crash needs it to render the steps that follow.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
@@ -75,7 +75,9 @@ class StepRecord:
     error: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = dict(vars(self))
+        data["calls"] = [_call_to_json(call) for call in self.calls]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> StepRecord:
@@ -99,12 +101,24 @@ class JobRecord:
     replay_of: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = dict(vars(self))
+        data["steps"] = [step.to_json() for step in self.steps]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JobRecord:
         steps = [StepRecord.from_json(s) for s in data.get("steps", [])]
         return cls(**{**data, "steps": steps})
+
+
+def _call_to_json(call: CallRecord) -> dict[str, Any]:
+    """A call as JSON data: shallow copies suffice, the leaves are already plain values
+    (`dataclasses.asdict` deep-copies every value, a measurable cost per job)."""
+    data = dict(vars(call))
+    data["request"] = None if call.request is None else dict(vars(call.request))
+    data["response"] = None if call.response is None else dict(vars(call.response))
+    data["attempts"] = [dict(vars(attempt)) for attempt in call.attempts]
+    return data
 
 
 def _call_from_json(data: dict[str, Any]) -> CallRecord:
