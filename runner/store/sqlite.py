@@ -244,7 +244,9 @@ class SQLiteStore(Store):
     async def commit_poll(self, recipe: str, state: dict[str, Any], jobs: list[JobRecord]) -> None:
         new = [_encode_new(job, None) for job in jobs]
         op = functools.partial(_commit_poll, state=(recipe, _dumps(state), _now()), new=new)
-        await self._write(op, f"committing a poll of recipe {recipe}")
+        # A poll that emitted nothing promised nothing: losing its state to a power cut only
+        # means polling the same records again, and they are still seen as known or new alike.
+        await self._write(op, f"committing a poll of recipe {recipe}", durable=bool(jobs))
 
     async def get_token(self, connection: str) -> bytes | None:
         what = f"reading the token of connection {connection}"
