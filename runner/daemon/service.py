@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import secrets
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 from runner.daemon.active import Active, load_active
@@ -41,7 +41,7 @@ class Daemon:
         self.accepting = False
         # Leases are held by this process, not by the name: a replica restarted under the same
         # RUNNER_REPLICA must not renew (and so strand) the leases its killed predecessor held.
-        self.owner = f"{settings.replica}/{secrets.token_hex(4)}"
+        self.owner = f"{settings.replica}/{token_hex(4)}"
         self.executor = Executor(self.store, self.metrics, lambda: self.active, settings.workers,
                                  owner=self.owner, lease=settings.lease)
         # OAuth2: tokens live in our store (read lazily); GET /oauth/callback completes a flow
