@@ -466,7 +466,7 @@ _PLAIN_ERRORS = (TypeError, ZeroDivisionError, OverflowError, IndexError, Attrib
 
 
 def _render_error(exc: Exception, template: Template,
-                  context: Mapping[str, Any]) -> tuple[TemplateError, Exception | None]:
+                  context: Mapping[str, Any]) -> tuple[RunnerError, Exception | None]:
     line = _template_line(exc.__traceback__) if "\n" in template.source.strip() else None
     if isinstance(exc, JinjaUndefinedError):
         undefined = getattr(exc, "undefined", None)

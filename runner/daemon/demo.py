@@ -40,7 +40,7 @@ class DemoApi:
     async def items(self, request: web.Request) -> web.Response:
         elapsed = int(self.clock() - self.started)
         count = 3 + elapsed // NEW_ITEM_EVERY
-        items = [
+        items: list[dict[str, Any]] = [
             {"id": i, "title": f"Demo item {i}",
              "updated": self._updated(i, elapsed)}
             for i in range(1, count + 1)
@@ -48,7 +48,7 @@ class DemoApi:
         since = request.query.get("since")
         if since and since.isdigit():
             items = [item for item in items if item["updated"] > int(since)]
-        items.sort(key=lambda item: (item["updated"], item["id"]))
+        items.sort(key=lambda item: (int(item["updated"]), int(item["id"])))
         return web.json_response({"items": items})
 
     def _updated(self, item: int, elapsed: int) -> int:

@@ -193,8 +193,9 @@ def _ssl_context(conn: Connection) -> ssl.SSLContext | bool:
         if not tls.verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
-        if tls.client_cert:
-            context.load_cert_chain(conn.file_path(tls.client_cert), conn.file_path(tls.client_key))
+        cert = conn.file_path(tls.client_cert)
+        if cert is not None:
+            context.load_cert_chain(cert, conn.file_path(tls.client_key))
     except (OSError, ssl.SSLError) as exc:
         raise RunnerError(f"connection {conn.name}: cannot load TLS files: {exc}") from exc
     return context

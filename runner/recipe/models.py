@@ -296,7 +296,9 @@ class WebhookSpec(Spec):
     """A URL that apps post events to; every accepted request is one job."""
 
     path: WebhookPath | None = None
-    methods: Annotated[list[Method], Field(min_length=1)] = Field(default_factory=lambda: ["POST"])
+    methods: Annotated[list[Method], Field(min_length=1)] = Field(
+        default_factory=lambda: list[Method](["POST"])
+    )
     auth: WebhookAuthSpec | None = None
     tolerance: Duration = 300.0
     max_body: Size = 1024 * 1024

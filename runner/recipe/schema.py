@@ -26,7 +26,9 @@ def document_schema() -> dict[str, Any]:
 
 def kind_schema(kind: str) -> dict[str, Any]:
     """The schema of one kind alone, for editors that map file patterns to schemas."""
-    model = {"connection": ConnectionSpec, "recipe": RecipeSpec}[kind]
+    model: type[ConnectionSpec] | type[RecipeSpec] = (
+        ConnectionSpec if kind == "connection" else RecipeSpec
+    )
     schema = model.model_json_schema(by_alias=True, mode="validation")
     return {"$schema": DIALECT, "$id": SCHEMA_ID.replace("runner.", f"{kind}."), **schema}
 
