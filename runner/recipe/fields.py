@@ -70,6 +70,19 @@ _SIZE_SCHEMA = {
 
 #: Seconds. In YAML: `30s`, `5m`, `1h`, `250ms`, `1d`, or a bare number of seconds.
 Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(_DURATION_SCHEMA)]
+def _positive(seconds: float) -> float:
+    if seconds <= 0:
+        raise ValueError("must be more than 0 seconds")
+    return seconds
+
+
+#: A Duration that must be more than zero (an interval, a timeout).
+PositiveDuration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    AfterValidator(_positive),
+    WithJsonSchema({**_DURATION_SCHEMA, "description": "A duration more than zero: 30s, 5m, 1h, 250ms, 1d, or seconds."}),
+]
 #: Bytes. In YAML: `512KiB`, `1MiB`, or a bare number of bytes.
 Size = Annotated[int, BeforeValidator(parse_size), WithJsonSchema(_SIZE_SCHEMA)]
 

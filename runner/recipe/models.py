@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 
 from runner.recipe.fields import (
     Duration,
+    PositiveDuration,
     Identifier,
     Method,
     Name,
@@ -84,7 +85,7 @@ class RateLimitSpec(Spec):
     """At most `requests` per `per`, shared by every job of the process using the connection."""
 
     requests: Annotated[int, Field(ge=1)]
-    per: Duration = 1.0
+    per: PositiveDuration = 1.0
 
 
 class TLSSpec(Spec):
@@ -114,7 +115,7 @@ class RequestFields(Spec):
     body: str | None = None
     content_type: str | None = None
     expect: list[Status] | None = None
-    timeout: Duration | None = None
+    timeout: PositiveDuration | None = None
 
     @model_validator(mode="after")
     def _one_body(self) -> RequestFields:
@@ -223,7 +224,7 @@ class ConnectionSpec(Spec):
     proxy: str | None = None
     private_network: bool = False
     allow_hosts: list[str] | None = None
-    timeout: Duration = 30.0
+    timeout: PositiveDuration = 30.0
     rate_limit: RateLimitSpec | None = None
     retry: RetrySpec | None = None
     test: TestRequestSpec | None = None
@@ -305,7 +306,7 @@ class WebhookSpec(Spec):
     dedup: str | None = None
     respond: Literal["accepted", "sync"] = "accepted"
     response: WebhookResponseSpec | None = None
-    timeout: Duration = 30.0
+    timeout: PositiveDuration = 30.0
 
 
 class PollRequestSpec(RequestFields):
@@ -316,7 +317,7 @@ class PollSpec(Spec):
     """Calls an endpoint on a schedule and emits each new or updated record exactly once."""
 
     connection: Name | None = None
-    every: Duration | None = None
+    every: PositiveDuration | None = None
     schedule: str | None = None
     request: PollRequestSpec
     records: str = "{{ response.body }}"
