@@ -1,7 +1,8 @@
 """`concurrency: 1` across replicas: one job at a time, in the order the webhooks were accepted.
 
 The webhooks go to the three replicas in turn, each sent once the previous one was acknowledged,
-so their enqueue order is their sending order whichever replica stored them.
+so their enqueue order is their sending order whichever replica stored them. A burst builds a
+backlog the replicas compete for; paced ones after it let each replica claim the job it accepted.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from tests.daemon.conftest import ThreadedApp, until, write
 from tests.replicas.conftest import Replica, Shared
 
 JOBS = 45
+BURST = 30  # the first webhooks go back to back, a backlog every replica claims from
+PACE = 0.1  # seconds between the later ones
 DOCUMENTS = """\
 kind: connection
 name: sink
@@ -78,6 +81,8 @@ async def test_concurrency_one_runs_jobs_one_at_a_time_in_enqueue_order_across_r
             url = f"{group[n % 3].url}/webhooks/ordered"
             async with client.post(url, json={"n": n}) as response:
                 assert response.status == 202, await response.text()
+            if n >= BURST:  # paced: the queue drains, so the replica that accepts claims too
+                await asyncio.sleep(PACE)
     await until(lambda: len(order_sink.arrivals) >= JOBS, 30, f"{JOBS} deliveries")
     runners = {
         row["owner"].split("/")[0]
