@@ -33,6 +33,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from runner.engine.records import JobRecord, StepRecord
 from runner.errors import StoreError
+from runner.store.encoding import aware, dumps, job_name, now_iso, step_rows
 from runner.store import postgres_queries as q
 from runner.store.base import (
     DEFAULT_CONCURRENCY,
@@ -152,12 +153,12 @@ class PostgresStore(Store):
 
     async def enqueue(self, job: JobRecord, dedup_key: str | None = None) -> tuple[str, bool]:
         row, steps = _encode_new(job, dedup_key)
-        async with self._transaction(f"enqueuing {_name(job)}") as conn:
+        async with self._transaction(f"enqueuing {job_name(job)}") as conn:
             inserted = await conn.fetchval(q.INSERT_JOB, *row)
             if inserted is None:  # the recipe has a job with this dedup key: it is the answer
                 first = await conn.fetchval(q.JOB_ID_BY_DEDUP, job.recipe, dedup_key)
                 if first is None:
-                    raise StoreError(f"{_name(job)}: its duplicate was pruned meanwhile; retry")
+                    raise StoreError(f"{job_name(job)}: its duplicate was pruned meanwhile; retry")
                 return str(first), False
             if steps:
                 await conn.executemany(q.INSERT_STEP_IF_NEW, steps)
@@ -196,20 +197,20 @@ class PostgresStore(Store):
             if not offers:
                 return []
             recipes, slots = [list(column) for column in zip(*offers, strict=True)]
-            rows = await conn.fetch(q.CLAIM_HEADS, recipes, slots, limit, _now(), owner, seconds)
+            rows = await conn.fetch(q.CLAIM_HEADS, recipes, slots, limit, now_iso(), owner, seconds)
         return [_job_from_row(row) for row in sorted(rows, key=lambda row: row["seq"])]
 
     async def checkpoint(self, job_id: str, step: StepRecord) -> None:
         what = f"checkpoint of job {job_id} step {step.id}"
-        await self._call(what, "execute", q.UPSERT_STEP, job_id, step.id, _dumps(step.to_json()))
+        await self._call(what, "execute", q.UPSERT_STEP, job_id, step.id, dumps(step.to_json()))
 
     async def finish(self, job: JobRecord) -> None:
         if job.status not in FINISHED:
-            raise ValueError(f"{_name(job)}: finish needs succeeded or failed, not {job.status}")
-        finished_at = job.finished_at or _now()
+            raise ValueError(f"{job_name(job)}: finish needs succeeded or failed, not {job.status}")
+        finished_at = job.finished_at or now_iso()
         values = (job.status, job.error, job.started_at, finished_at, _moment(finished_at), job.id)
-        steps = _encode_steps(job)
-        async with self._transaction(f"finishing {_name(job)}") as conn:
+        steps = step_rows(job)
+        async with self._transaction(f"finishing {job_name(job)}") as conn:
             if await conn.fetchval(q.FINISH_JOB, *values) is None:
                 raise StoreError(f"job {job.id} is not in the store")
             if steps:
@@ -254,7 +255,7 @@ class PostgresStore(Store):
             return 0
         if keep_last is not None and keep_last < 0:
             raise ValueError(f"keep_last must not be negative, not {keep_last}")
-        cutoff = None if older_than is None else _aware(older_than)
+        cutoff = None if older_than is None else aware(older_than)
         pruned = await self._call("pruning", "fetchval", q.PRUNE_FINISHED, cutoff, keep_last or 0)
         return int(pruned)
 
@@ -270,7 +271,7 @@ class PostgresStore(Store):
     async def commit_poll(self, recipe: str, state: dict[str, Any], jobs: list[JobRecord]) -> None:
         new = [_encode_new(job, None) for job in jobs]
         async with self._transaction(f"committing a poll of recipe {recipe}") as conn:
-            await conn.execute(q.UPSERT_POLL_STATE, recipe, _dumps(state))
+            await conn.execute(q.UPSERT_POLL_STATE, recipe, dumps(state))
             if new:
                 await conn.executemany(q.INSERT_JOB, [row for row, _ in new])
             steps = [step for _, job_steps in new for step in job_steps]
@@ -420,16 +421,14 @@ def _offers(
 
 def _encode_new(job: JobRecord, dedup_key: str | None) -> tuple[_Row, list[_Row]]:
     if job.status != "queued":
-        raise ValueError(f"{_name(job)}: only a queued job can be enqueued, not a {job.status} one")
+        raise ValueError(f"{job_name(job)}: only a queued job can be enqueued, not a {job.status} one")
     row = (
-        job.id, job.recipe, _dumps(job.event), job.created_at, job.started_at,
+        job.id, job.recipe, dumps(job.event), job.created_at, job.started_at,
         job.finished_at, job.error, job.replay_of, dedup_key,
     )
-    return row, _encode_steps(job)
+    return row, step_rows(job)
 
 
-def _encode_steps(job: JobRecord) -> list[_Row]:
-    return [(job.id, step.id, _dumps(step.to_json())) for step in job.steps]
 
 
 def _job_from_row(row: Any) -> JobRecord:
@@ -438,26 +437,17 @@ def _job_from_row(row: Any) -> JobRecord:
     return JobRecord.from_json({**data, "event": json.loads(data["event"]), "steps": steps})
 
 
-def _dumps(value: Any) -> str:
-    # ASCII escapes keep NULs and lone surrogates (valid in JSON text) storable in a text column.
-    return json.dumps(value, separators=(",", ":"))
 
 
-def _name(job: JobRecord) -> str:
-    return f"job {job.id} of recipe {job.recipe}"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _moment(text: str) -> datetime:
     """The time an ISO timestamp names (naive ones are UTC); now, when it cannot be read."""
     try:
-        return _aware(datetime.fromisoformat(text))
+        return aware(datetime.fromisoformat(text))
     except ValueError:
         return datetime.now(UTC)

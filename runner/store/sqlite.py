@@ -25,13 +25,14 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from runner.engine.records import JobRecord, StepRecord
 from runner.errors import StoreError
+from runner.store.encoding import StepRow, aware, dumps, job_name, now_iso, step_rows
 from runner.store import sqlite_queries as q
 from runner.store.base import (
     DEFAULT_CONCURRENCY,
@@ -54,7 +55,7 @@ from runner.store.sqlite_conn import (
 
 _JOB_FIELDS = [name.strip() for name in q.JOB_COLUMNS.split(",")]
 _NO_BOUND = 2**63 - 1  # above every seq
-_StepRow = tuple[str, str, str]  # job id, step id, StepRecord JSON
+
 
 
 def settings_from_url(url: str) -> Settings:
@@ -140,7 +141,7 @@ class SQLiteStore(Store):
 
     async def enqueue(self, job: JobRecord, dedup_key: str | None = None) -> tuple[str, bool]:
         new = _encode_new(job, dedup_key)
-        return await self._write(functools.partial(_insert_job, new=new), f"enqueuing {_name(job)}")
+        return await self._write(functools.partial(_insert_job, new=new), f"enqueuing {job_name(job)}")
 
     async def claim(
         self,
@@ -155,25 +156,25 @@ class SQLiteStore(Store):
         if limit <= 0:
             return []
         # Copies: the writer thread must not read mappings the event loop may change meanwhile.
-        marks = {"now": _now(), "owner": owner, "lease_until": lease_until}
+        marks = {"now": now_iso(), "owner": owner, "lease_until": lease_until}
         op = functools.partial(
             _claim, limit=limit, busy=dict(busy_recipes), concurrency=dict(concurrency), marks=marks
         )
         return await self._relaxed(op, "claiming jobs")
 
     async def checkpoint(self, job_id: str, step: StepRecord) -> None:
-        record = (job_id, step.id, _dumps(step.to_json()))
+        record = (job_id, step.id, dumps(step.to_json()))
         what = f"checkpoint of job {job_id} step {step.id}"
         await self._relaxed(_rowcount(q.UPSERT_STEP, record), what)
 
     async def finish(self, job: JobRecord) -> None:
         if job.status not in FINISHED:
-            raise ValueError(f"{_name(job)}: finish needs succeeded or failed, not {job.status}")
-        finished_at = job.finished_at or _now()
+            raise ValueError(f"{job_name(job)}: finish needs succeeded or failed, not {job.status}")
+        finished_at = job.finished_at or now_iso()
         values = (job.status, job.error, job.started_at, finished_at, _epoch(finished_at), job.id)
-        steps = _encode_steps(job)
+        steps = step_rows(job)
         op = functools.partial(_finish, job_id=job.id, values=values, steps=steps)
-        await self._relaxed(op, f"finishing {_name(job)}")
+        await self._relaxed(op, f"finishing {job_name(job)}")
 
     async def recover(self) -> int:
         return await self._relaxed(_rowcount(q.REQUEUE_RUNNING), "recovering")
@@ -227,7 +228,7 @@ class SQLiteStore(Store):
             return 0
         if keep_last is not None and keep_last < 0:
             raise ValueError(f"keep_last must not be negative, not {keep_last}")
-        cutoff = None if older_than is None else _aware(older_than).timestamp()
+        cutoff = None if older_than is None else aware(older_than).timestamp()
         params = {"cutoff": cutoff, "keep": keep_last or 0}
         return await self._relaxed(_rowcount(q.PRUNE_FINISHED, params), "pruning")
 
@@ -243,7 +244,7 @@ class SQLiteStore(Store):
 
     async def commit_poll(self, recipe: str, state: dict[str, Any], jobs: list[JobRecord]) -> None:
         new = [_encode_new(job, None) for job in jobs]
-        op = functools.partial(_commit_poll, state=(recipe, _dumps(state), _now()), new=new)
+        op = functools.partial(_commit_poll, state=(recipe, dumps(state), now_iso()), new=new)
         # A poll that emitted nothing promised nothing: losing its state to a power cut only
         # means polling the same records again, and they are still seen as known or new alike.
         await self._write(op, f"committing a poll of recipe {recipe}", durable=bool(jobs))
@@ -254,7 +255,7 @@ class SQLiteStore(Store):
         return None if row is None else bytes(row[0])
 
     async def put_token(self, connection: str, blob: bytes) -> None:
-        values = (connection, bytes(blob), _now())
+        values = (connection, bytes(blob), now_iso())
         await self._write(_rowcount(q.UPSERT_TOKEN, values), f"storing the token of {connection}")
 
     async def delete_token(self, connection: str) -> None:
@@ -285,21 +286,19 @@ class _NewJob:
     recipe: str
     dedup_key: str | None
     row: tuple[Any, ...]
-    steps: list[_StepRow]
+    steps: list[StepRow]
 
 
 def _encode_new(job: JobRecord, dedup_key: str | None) -> _NewJob:
     if job.status != "queued":
-        raise ValueError(f"{_name(job)}: only a queued job can be enqueued, not a {job.status} one")
+        raise ValueError(f"{job_name(job)}: only a queued job can be enqueued, not a {job.status} one")
     row = (
-        job.id, job.recipe, _dumps(job.event), job.created_at, job.started_at,
+        job.id, job.recipe, dumps(job.event), job.created_at, job.started_at,
         job.finished_at, job.error, job.replay_of, dedup_key,
     )
-    return _NewJob(job.id, job.recipe, dedup_key, row, _encode_steps(job))
+    return _NewJob(job.id, job.recipe, dedup_key, row, step_rows(job))
 
 
-def _encode_steps(job: JobRecord) -> list[_StepRow]:
-    return [(job.id, step.id, _dumps(step.to_json())) for step in job.steps]
 
 
 def _insert_job(conn: sqlite3.Connection, new: _NewJob) -> tuple[str, bool]:
@@ -339,7 +338,7 @@ def _claim(
 
 
 def _finish(
-    conn: sqlite3.Connection, job_id: str, values: tuple[Any, ...], steps: list[_StepRow]
+    conn: sqlite3.Connection, job_id: str, values: tuple[Any, ...], steps: list[StepRow]
 ) -> None:
     if conn.execute(q.FINISH_JOB, values).rowcount == 0:
         raise StoreError(f"job {job_id} is not in the store")
@@ -380,26 +379,17 @@ def _fetchone(sql: str, params: Any = ()) -> Op[Any]:
     return lambda conn: conn.execute(sql, params).fetchone()
 
 
-def _dumps(value: Any) -> str:
-    # ASCII escapes keep lone surrogates (valid in JSON text) storable as UTF-8.
-    return json.dumps(value, separators=(",", ":"))
 
 
-def _name(job: JobRecord) -> str:
-    return f"job {job.id} of recipe {job.recipe}"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat()
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _epoch(text: str) -> float:
     """Unix seconds of an ISO timestamp (naive ones are UTC); now, when it cannot be read."""
     try:
-        return _aware(datetime.fromisoformat(text)).timestamp()
+        return aware(datetime.fromisoformat(text)).timestamp()
     except ValueError:
         return time.time()

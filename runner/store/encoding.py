@@ -1,0 +1,34 @@
+"""What every store writes the same way: JSON text, step rows, timestamps, names in messages."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from runner.engine.records import JobRecord
+
+StepRow = tuple[str, str, str]  # job id, step id, the step record as JSON
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON; ASCII escapes keep NULs and lone surrogates (valid JSON) storable as text."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def step_rows(job: JobRecord) -> list[StepRow]:
+    return [(job.id, step.id, dumps(step.to_json())) for step in job.steps]
+
+
+def job_name(job: JobRecord) -> str:
+    """How errors name a job."""
+    return f"job {job.id} of recipe {job.recipe}"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def aware(moment: datetime) -> datetime:
+    """A naive datetime is taken as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
