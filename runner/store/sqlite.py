@@ -57,7 +57,6 @@ _JOB_FIELDS = [name.strip() for name in q.JOB_COLUMNS.split(",")]
 _NO_BOUND = 2**63 - 1  # above every seq
 
 
-
 def settings_from_url(url: str) -> Settings:
     """The settings a `sqlite:` URL names; a `StoreError` says what is wrong with a bad one."""
     parts = urlsplit(url)
