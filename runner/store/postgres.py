@@ -123,6 +123,7 @@ class PostgresStore(Store):
                 min_size=self.settings.pool_min,
                 max_size=self.settings.pool_max,
                 server_settings={"search_path": f'"{self.settings.schema}"'},
+                reset=_keep_session,
             )
         except _DB_ERRORS as exc:
             raise StoreError(f"opening {target}: {exc}") from exc
@@ -294,7 +295,7 @@ class PostgresStore(Store):
         Tasks of this process queue on a local lock first, and at most pool_max - 1 token locks
         hold a connection at once, so the holder always finds one free for its `get_token` and
         `put_token`. A replica that dies holding the lock loses its connection, and with it the
-        lock; the pool also unlocks advisory locks when a connection comes back to it.
+        lock; a connection whose lock or unlock was interrupted is closed, never pooled locked.
         """
         what = f"locking the token of {connection}"
         pool = self._open_pool(what)
@@ -308,13 +309,20 @@ class PostgresStore(Store):
             try:
                 try:
                     await conn.execute(q.LOCK_SESSION, *key)
-                except _DB_ERRORS as exc:
-                    raise StoreError(f"{what}: {exc}") from exc
+                except BaseException as exc:
+                    conn.terminate()  # the lock may have been granted: never pool it locked
+                    if isinstance(exc, _DB_ERRORS):
+                        raise StoreError(f"{what}: {exc}") from exc
+                    raise
                 try:
                     yield
                 finally:
-                    with contextlib.suppress(*_DB_ERRORS):
+                    try:
                         await conn.execute(q.UNLOCK_SESSION, *key)
+                    except BaseException as exc:
+                        conn.terminate()  # ends the session, and with it the lock
+                        if not isinstance(exc, _DB_ERRORS):
+                            raise
             finally:
                 await pool.release(conn)
 
@@ -360,6 +368,16 @@ class Migration:
     version: int
     name: str
     sql: str
+
+
+async def _keep_session(conn: Any) -> None:
+    """The pool's reset on release: nothing to undo, so no round trip.
+
+    asyncpg's default (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) costs a round
+    trip per store call. The store leaves nothing for it: no cursors, LISTEN or SET (search_path
+    is a connection setting), `token_lock` unlocks its session lock or closes the connection, and
+    asyncpg itself rolls back a transaction left open before calling this.
+    """
 
 
 def load_migrations() -> list[Migration]:
