@@ -104,8 +104,10 @@ class WebhookHandler:
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:
     """The body, or None as soon as it is known to exceed `limit` (nothing more is read)."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
+    if request.content_length is not None:
+        if request.content_length > limit:
+            return None
+        return await request.read()  # the size is known and allowed: one read, no chunk loop
     chunks, total = [], 0
     async for chunk in request.content.iter_chunked(65536):
         total += len(chunk)

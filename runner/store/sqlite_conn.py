@@ -142,7 +142,7 @@ def store_error(what: str, exc: BaseException) -> BaseException:
 class _Pending:
     op: Callable[[sqlite3.Connection], Any]
     what: str
-    future: concurrent.futures.Future[Any]
+    future: asyncio.Future[Any]  # resolved on its event loop, after the commit
     durable: bool = True
 
 
@@ -163,6 +163,7 @@ class Writer:
         self.commits = 0  # transactions committed, for tests and metrics
         self._settings = settings
         self._sync_level = settings.synchronous  # as `connect` set it
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop callers await on
         self._max_batch = max_batch
         self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
         self._accepting = False
@@ -182,9 +183,10 @@ class Writer:
         """
         if not self._accepting:
             raise StoreError(f"{what}: the store is not open")
-        future: concurrent.futures.Future[T] = concurrent.futures.Future()
+        self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = self._loop.create_future()
         self._queue.put(_Pending(op, what, future, durable))
-        return await asyncio.wrap_future(future)
+        return await future
 
     async def stop(self) -> None:
         """Lets every operation already submitted commit, then closes the connection."""
@@ -217,8 +219,8 @@ class Writer:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(item, _Pending) and item.future.set_running_or_notify_cancel():
-                item.future.set_exception(error)
+            if isinstance(item, _Pending):
+                self._settle([(item, None, error)])
 
     def _serve_batch(self, conn: sqlite3.Connection) -> bool:
         """Runs one group of operations; False once asked to stop."""
@@ -228,12 +230,8 @@ class Writer:
                 items.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-        # A caller cancelled before its turn drops its operation (set_running... says so).
-        batch = [
-            item
-            for item in items
-            if isinstance(item, _Pending) and item.future.set_running_or_notify_cancel()
-        ]
+        # A caller cancelled before its turn drops its operation.
+        batch = [item for item in items if isinstance(item, _Pending) and not item.future.done()]
         if batch:
             self._commit(conn, batch)
         return not any(item is _STOP for item in items)
@@ -259,15 +257,26 @@ class Writer:
             with contextlib.suppress(sqlite3.Error):
                 conn.rollback()
             log.error("store transaction of %d writes failed: %s", len(batch), exc)
-            for pending in batch:
-                pending.future.set_exception(store_error(pending.what, exc))
+            self._settle([(pending, None, store_error(pending.what, exc)) for pending in batch])
             return
         self.commits += 1
-        for pending, result, error in outcomes:
-            if error is None:
-                pending.future.set_result(result)
-            else:
-                pending.future.set_exception(error)
+        self._settle(outcomes)
+
+    def _settle(self, outcomes: list[tuple[_Pending, Any, BaseException | None]]) -> None:
+        """Hands a whole batch's results to the event loop in one wake-up, not one per write."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(_resolve, outcomes)
+
+
+def _resolve(outcomes: list[tuple[_Pending, Any, BaseException | None]]) -> None:
+    for pending, result, error in outcomes:
+        if pending.future.done():  # its caller was cancelled meanwhile
+            continue
+        if error is None:
+            pending.future.set_result(result)
+        else:
+            pending.future.set_exception(error)
 
 
 def _in_savepoint(conn: sqlite3.Connection, pending: _Pending) -> tuple[Any, BaseException | None]:
