@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from secrets import token_hex
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from runner.daemon.active import Active, load_active
 from runner.daemon.demo import DemoApi
@@ -34,6 +35,9 @@ class Daemon:
         self.settings = settings
         self.secrets = secrets or SecretSource()
         self.redactor = Redactor()
+        store_password = urlsplit(settings.store).password  # the store URL is logged at start
+        if store_password:
+            self.redactor.add(unquote(store_password))
         self.metrics = Metrics()
         self.demo = DemoApi()
         self.store = open_store(settings.store)

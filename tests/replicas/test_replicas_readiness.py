@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -150,3 +150,19 @@ def test_a_replica_that_cannot_reach_the_database_refuses_to_start(
     replica.start(wait=False)
     assert replica.wait_exit() == 2
     assert "refusing to start: store:" in replica.stderr()
+
+
+def test_the_database_password_in_the_store_url_never_reaches_the_logs(
+    tmp_path: Path, shared: Shared, replicas: Callable[..., Replica]
+) -> None:
+    password = "db-password-5be1/7c"  # trust authentication on the test server ignores it
+    replica = replicas([write(tmp_path / "ping.yaml", RECIPE, SINK="http://127.0.0.1:9")], "g2")
+    parts = urlsplit(shared.url)
+    user = parts.username or "postgres"
+    netloc = f"{user}:{quote(password, safe='')}@{parts.hostname}:{parts.port or 5432}"
+    replica.store = parts._replace(netloc=netloc).geturl()
+    replica.start()
+    assert replica.stop() == 0
+    logs = replica.stdout() + replica.stderr()
+    assert "listening" in logs
+    assert password not in logs and quote(password, safe="") not in logs
