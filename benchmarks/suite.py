@@ -98,7 +98,8 @@ class Proc:
 
 def start(name: str, argv: list[str], url: str, cpu: int, env: dict[str, str] | None = None,
           cwd: str | None = None) -> Proc:
-    popen = subprocess.Popen(pinned(cpu, argv), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    errors = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would stall the server
+    popen = subprocess.Popen(pinned(cpu, argv), stdout=subprocess.DEVNULL, stderr=errors,
                              env={**os.environ, **(env or {})}, cwd=cwd)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -107,7 +108,8 @@ def start(name: str, argv: list[str], url: str, cpu: int, env: dict[str, str] | 
             return Proc(name, popen, url)
         except OSError:
             if popen.poll() is not None:
-                raise SystemExit(f"{name} exited: {popen.stderr.read().decode() if popen.stderr else ''}")
+                errors.seek(0)
+                raise SystemExit(f"{name} exited: {errors.read().decode()}")
             time.sleep(0.1)
     raise SystemExit(f"{name} did not become healthy")
 
@@ -177,7 +179,7 @@ def runner_serve(tmp: Path, name: str, respond: str, sink: str, workers: int, st
     folder.mkdir(exist_ok=True)
     (folder / "bench.yaml").write_text(RECIPE.format(sink=sink, respond=respond))
     port = free_port()
-    env = {"RUNNER_WORKERS": str(workers), "RUNNER_LOG_LEVEL": "warning", "RUNNER_DEMO": "false"}
+    env = {"RUNNER_WORKERS": str(workers), "RUNNER_DEMO": "false"}  # default logging: JSON lines
     return start(name, [PY, "-m", "runner", "serve", str(folder), "--port", str(port),
                         "--store", store], f"http://127.0.0.1:{port}", 0, env, cwd=str(tmp))
 

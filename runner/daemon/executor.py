@@ -112,7 +112,7 @@ class Executor:
                 job.status, job.error = "failed", f"recipe {job.recipe} is no longer loaded"
                 job.finished_at = datetime.now(UTC).isoformat()
             else:
-                log.info("job started", extra={**extra, "resumed_steps": len(job.steps)})
+                log.debug("job started", extra={**extra, "resumed_steps": len(job.steps)})
                 job = await run_job(active.runtime, recipe, job, self._checkpointer(recipe))
             await self.store.finish(job)
         except asyncio.CancelledError:
