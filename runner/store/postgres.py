@@ -210,12 +210,11 @@ class PostgresStore(Store):
             raise ValueError(f"{job_name(job)}: finish needs succeeded or failed, not {job.status}")
         finished_at = job.finished_at or now_iso()
         values = (job.status, job.error, job.started_at, finished_at, _moment(finished_at), job.id)
-        steps = step_rows(job)
-        async with self._transaction(f"finishing {job_name(job)}") as conn:
-            if await conn.fetchval(q.FINISH_JOB, *values) is None:
-                raise StoreError(f"job {job.id} is not in the store")
-            if steps:
-                await conn.executemany(q.INSERT_STEP_IF_NEW, steps)
+        steps = [(step_id, record) for _, step_id, record in step_rows(job)]
+        columns = [list(column) for column in zip(*steps, strict=True)] if steps else [[], []]
+        what = f"finishing {job_name(job)}"
+        if await self._call(what, "fetchval", q.FINISH_JOB, *values, *columns) is None:
+            raise StoreError(f"job {job.id} is not in the store")
 
     async def recover(self) -> int:
         return int(await self._call("recovering", "fetchval", q.REQUEUE_RUNNING))

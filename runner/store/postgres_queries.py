@@ -72,12 +72,23 @@ FROM (
 WHERE jobs.seq = chosen.seq AND jobs.status = 'queued'
 RETURNING jobs.seq, {", ".join(f"jobs.{c.strip()}" for c in JOB_COLUMNS.split(","))},
           {STEPS_OF_JOB} AS steps"""
+# The outcome and the steps not yet stored, in one statement (one round trip, atomic without an
+# explicit transaction); no row when the job is unknown, and then no step is stored either.
 FINISH_JOB = """
-UPDATE jobs
-SET status = $1, error = $2, started_at = COALESCE($3, started_at), finished_at = $4,
-    finished_ts = $5, lease_until = NULL
-WHERE id = $6
-RETURNING id"""
+WITH finished AS (
+    UPDATE jobs
+    SET status = $1, error = $2, started_at = COALESCE($3, started_at), finished_at = $4,
+        finished_ts = $5, lease_until = NULL
+    WHERE id = $6
+    RETURNING id
+), stored AS (
+    INSERT INTO steps (job_id, step_id, record)
+    SELECT finished.id, step.id, step.record
+    FROM finished, unnest($7::text[], $8::text[]) WITH ORDINALITY AS step (id, record, n)
+    ORDER BY step.n
+    ON CONFLICT (job_id, step_id) DO NOTHING
+)
+SELECT id FROM finished"""
 REQUEUE_RUNNING = """
 WITH requeued AS (
     UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL
