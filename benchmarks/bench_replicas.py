@@ -17,8 +17,8 @@ after. The recipe: a webhook with `respond: accepted` whose one step POSTs to a 
              this counts the store's calls (claims, checkpoints, finishes, idle polling, and
              the queue depth each /metrics scrape reads: the benchmark scrapes every 0.1s)
 
-Then one replica runs `--round-trip-jobs` jobs through a TCP forwarder that reads the protocol
-and counts round trips: each Sync (an extended-protocol statement) and each simple Query
+Then one replica accepts and runs `--round-trip-jobs` webhooks (16 at a time) through a TCP
+forwarder that reads the protocol and counts round trips, from acceptance to the job's end: each Sync (an extended-protocol statement) and each simple Query
 (BEGIN, COMMIT, a pool's connection reset), per job, broken down by the statement's name in
 runner/store/postgres_queries.py (a new connection's start-up is not counted; the type queries
 asyncpg sends on it are). Everything shares this machine's cores with PostgreSQL, the sink and
@@ -48,6 +48,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 
 HERE = Path(__file__).resolve().parent
@@ -371,6 +372,21 @@ async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, seen
     writer.close()
 
 
+async def post_webhooks(url: str, count: int, at_once: int = 16) -> None:
+    """`count` webhooks, `at_once` in flight; each must be accepted."""
+    gate = asyncio.Semaphore(at_once)
+    body = json.dumps(EVENT["body"]).encode()
+    headers = {"Content-Type": "application/json"}
+    async with aiohttp.ClientSession() as client:
+
+        async def one() -> None:
+            async with gate, client.post(f"{url}/webhooks/bench", data=body, headers=headers) as r:
+                if r.status != 202:
+                    raise SystemExit(f"a webhook was answered {r.status}: {await r.text()}")
+
+        await asyncio.gather(*(one() for _ in range(count)))
+
+
 def round_trip_run(folder: Path, database: str, args: argparse.Namespace) -> dict:
     parts = urlsplit(database)
     forwarder = Forwarder(parts.hostname or "127.0.0.1", parts.port or 5432)
@@ -388,7 +404,7 @@ def round_trip_run(folder: Path, database: str, args: argparse.Namespace) -> dic
         try:
             time.sleep(1.0)
             before = forwarder.snapshot()
-            asyncio.run(fill(store_url(database, schema), jobs))  # not through the forwarder
+            asyncio.run(post_webhooks(group.procs[0].url, jobs))
             wait_done(group, jobs, args.timeout)
             counts = forwarder.snapshot() - before
         finally:
@@ -449,7 +465,7 @@ def report(rows: dict[int, dict], trips: dict, args: argparse.Namespace) -> None
     per_job = trips["per_job"]
     detail = ", ".join(f"{k} {v:.2f}" for k, v in per_job.items() if k != "round trips")
     print(
-        f"\nround trips per job (1 replica, {trips['jobs']} jobs): "
+        f"\nround trips per webhook job, accepted and run (1 replica, {trips['jobs']} jobs): "
         f"{per_job.get('round trips', 0):.1f} = {detail}"
     )
 

@@ -154,16 +154,21 @@ class PostgresStore(Store):
 
     async def enqueue(self, job: JobRecord, dedup_key: str | None = None) -> tuple[str, bool]:
         row, steps = _encode_new(job, dedup_key)
-        async with self._transaction(f"enqueuing {job_name(job)}") as conn:
-            inserted = await conn.fetchval(q.INSERT_JOB, *row)
-            if inserted is None:  # the recipe has a job with this dedup key: it is the answer
-                first = await conn.fetchval(q.JOB_ID_BY_DEDUP, job.recipe, dedup_key)
-                if first is None:
-                    raise StoreError(f"{job_name(job)}: its duplicate was pruned meanwhile; retry")
-                return str(first), False
-            if steps:
-                await conn.executemany(q.INSERT_STEP_IF_NEW, steps)
+        what = f"enqueuing {job_name(job)}"
+        if steps:  # the job and its steps together
+            async with self._transaction(what) as conn:
+                inserted = await conn.fetchval(q.INSERT_JOB, *row)
+                if inserted is not None:
+                    await conn.executemany(q.INSERT_STEP_IF_NEW, steps)
+        else:  # the usual new job: one statement, one round trip
+            inserted = await self._call(what, "fetchval", q.INSERT_JOB, *row)
+        if inserted is not None:
             return str(inserted), True
+        # The recipe has a job with this dedup key (committed: the insert waited for it).
+        first = await self._call(what, "fetchval", q.JOB_ID_BY_DEDUP, job.recipe, dedup_key)
+        if first is None:
+            raise StoreError(f"{job_name(job)}: its duplicate was pruned meanwhile; retry")
+        return str(first), False
 
     async def claim(
         self,
