@@ -66,7 +66,7 @@ async def serve(settings: Settings) -> int:
     stop = asyncio.Event()
     _install_signals(daemon, stop)
     log.info("listening", extra={"url": f"http://{settings.host}:{settings.port}",
-                                 "store": settings.store.split("?")[0]})
+                                 "store": _without_password(settings.store)})
     await stop.wait()
     log.info("stopping: draining running jobs", extra={"grace_s": settings.shutdown_grace})
     await daemon.stop()
@@ -80,3 +80,13 @@ def _install_signals(daemon: Daemon, stop: asyncio.Event) -> None:
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, daemon.request_reload)
+
+
+def _without_password(url: str) -> str:
+    """The store URL as a log line may show it: no password, no query options."""
+    scheme, sep, rest = url.split("?")[0].partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not at:
+        return url.split("?")[0]
+    user = userinfo.split(":")[0]
+    return f"{scheme}{sep}{user}:***@{host}" if ":" in userinfo else f"{scheme}{sep}{user}@{host}"
