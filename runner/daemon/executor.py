@@ -42,8 +42,32 @@ class Executor:
         self.waiters: dict[str, asyncio.Future[JobRecord]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
+        self._reserved = 0  # slots promised to webhooks claiming their job at enqueue
         self._idle = asyncio.Event()  # set while `run` is not inside a claim
         self._idle.set()
+
+    def reserve(self) -> bool:
+        """A worker slot for a job the caller may claim at enqueue (see `start_claimed`)."""
+        if self._stopping or len(self.running) + self._reserved >= self.workers:
+            return False
+        self._reserved += 1
+        return True
+
+    def release(self) -> None:
+        """Gives back a reservation that was not used (the store queued the job instead)."""
+        self._reserved -= 1
+
+    def start_claimed(self, job: JobRecord) -> None:
+        """Runs a job the store claimed for us at enqueue, in the slot `reserve` kept for it.
+
+        When shutdown began meanwhile the job is left as the store has it (running, leased): it
+        resumes on the next start, like any job a shutdown interrupts."""
+        self._reserved -= 1
+        if self._stopping:
+            return
+        job.status = "running"
+        self.running[job.id] = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
+        self.metrics.running.set(len(self.running))
 
     def wake(self) -> None:
         """Something was enqueued: claim now rather than at the next idle check."""
@@ -76,7 +100,7 @@ class Executor:
         while not self._stopping:
             self._wake.clear()
             claimed = 0
-            free = self.workers - len(self.running)
+            free = self.workers - len(self.running) - self._reserved
             if free > 0:
                 self._idle.clear()
                 try:

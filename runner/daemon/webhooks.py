@@ -87,7 +87,7 @@ class WebhookHandler:
         executor = self.daemon.executor
         waiter = executor.waiter(job.id) if hook.spec.respond == "sync" else None
         try:
-            job_id, created = await self.daemon.store.enqueue(job, dedup)
+            job_id, created, claimed = await self._store(job, dedup, recipe.spec.concurrency)
         except StoreError as exc:
             executor.waiters.pop(job.id, None)
             log.error("could not store a webhook", extra={"recipe": recipe.name, "error": str(exc)})
@@ -96,10 +96,30 @@ class WebhookHandler:
         if not created:
             executor.waiters.pop(job.id, None)
             return web.json_response({"job_id": job_id, "status": "duplicate"}, status=200)
-        executor.wake()
+        if claimed:
+            executor.start_claimed(job)
+        else:
+            executor.wake()
         if waiter is None:
             return web.json_response({"job_id": job_id, "status": "queued"}, status=202)
         return await _sync_response(route, active, job_id, waiter, hook.spec.timeout)
+
+
+    async def _store(self, job: Any, dedup: str | None, concurrency: int) -> tuple[str, bool, bool]:
+        """Enqueues durably; with a worker free here, claims the job in the same write so it
+        starts at once (the store queues it instead when its recipe has a queue or no slot)."""
+        executor, store = self.daemon.executor, self.daemon.store
+        if not executor.reserve():
+            return (*await store.enqueue(job, dedup), False)
+        claimed = False
+        try:
+            job_id, created, claimed = await store.enqueue_claimed(
+                job, dedup, concurrency=concurrency, owner=executor.owner, lease=executor.lease
+            )
+            return job_id, created, claimed
+        finally:
+            if not claimed:
+                executor.release()
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:

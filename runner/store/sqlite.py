@@ -142,6 +142,20 @@ class SQLiteStore(Store):
         new = _encode_new(job, dedup_key)
         return await self._write(functools.partial(_insert_job, new=new), f"enqueuing {job_name(job)}")
 
+    async def enqueue_claimed(
+        self,
+        job: JobRecord,
+        dedup_key: str | None = None,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        owner: str = DEFAULT_OWNER,
+        lease: float = DEFAULT_LEASE,
+    ) -> tuple[str, bool, bool]:
+        new = _encode_new(job, dedup_key)
+        marks = {"now": now_iso(), "owner": owner, "lease_until": time.time() + check_lease(lease)}
+        op = functools.partial(_insert_claimed, new=new, concurrency=concurrency, marks=marks)
+        return await self._write(op, f"enqueuing {job_name(job)}")
+
     async def claim(
         self,
         limit: int,
@@ -308,6 +322,24 @@ def _insert_job(conn: sqlite3.Connection, new: _NewJob) -> tuple[str, bool]:
     conn.execute(q.INSERT_JOB, new.row)
     conn.executemany(q.INSERT_STEP_IF_NEW, new.steps)
     return new.id, True
+
+
+def _insert_claimed(
+    conn: sqlite3.Connection, new: _NewJob, concurrency: int, marks: dict[str, Any]
+) -> tuple[str, bool, bool]:
+    """Inserts the job; marks it running when its recipe has a free slot and no queue."""
+    job_id, created = _insert_job(conn, new)
+    if not created:
+        return job_id, False, False
+    running = conn.execute(q.RUNNING_OF_RECIPE, (new.recipe,)).fetchone()[0]
+    if running >= concurrency:
+        return job_id, True, False
+    seq = conn.execute(q.SEQ_OF_JOB, (new.id,)).fetchone()[0]
+    ahead = conn.execute(q.QUEUED_OF_RECIPE_BEFORE, (new.recipe, seq)).fetchone()
+    if ahead is not None:
+        return job_id, True, False
+    conn.execute(q.MARK_RUNNING, {**marks, "seq": seq})
+    return job_id, True, True
 
 
 def _commit_poll(conn: sqlite3.Connection, state: tuple[str, str, str], new: list[_NewJob]) -> None:

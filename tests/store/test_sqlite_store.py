@@ -226,3 +226,21 @@ async def test_an_enqueued_job_survives_sigkill_right_after_enqueue_returns(tmp_
     async with open_store(url) as store:
         job = await store.get_job(job_id)
         assert job is not None and job.event == {"body": {"n": 1}} and job.status == "queued"
+
+
+async def test_an_idle_recipe_is_claimed_at_enqueue_in_one_commit(tmp_path: Path) -> None:
+    from runner.engine.records import JobRecord
+    from runner.store.sqlite import SQLiteStore
+
+    store = SQLiteStore.from_url(f"sqlite:///{tmp_path}/d.db")
+    await store.open()
+    try:
+        job = JobRecord("j1", "r", "queued", {}, "2026-01-01T00:00:00+00:00")
+        before = store.commits
+        assert await store.enqueue_claimed(job, concurrency=2, owner="me", lease=30) == ("j1", True, True)
+        assert store.commits == before + 1
+        stored = await store.get_job("j1")
+        assert stored is not None and stored.status == "running" and stored.started_at
+        assert await store.claim(5, {}, {"r": 2}) == []  # it is not handed out twice
+    finally:
+        await store.close()

@@ -375,3 +375,27 @@ async def test_token_lock_lets_one_holder_refresh_at_a_time(store: Store) -> Non
     async with store.token_lock("jira"):  # another connection's lock is independent
         async with asyncio.timeout(5), store.token_lock("github"):
             pass
+
+
+async def test_enqueue_claimed_keeps_order_and_concurrency(store: Store) -> None:
+    """A job claimed at enqueue never overtakes a queued one nor exceeds the recipe's limit."""
+    first = make_job("ordered")
+    _, created, claimed = await store.enqueue_claimed(first, concurrency=1, owner="me")
+    assert created
+    if claimed:  # stores that dispatch directly: the job is running, not claimable again
+        assert (await store.get_job(first.id)).status == "running"  # type: ignore[union-attr]
+        assert await store.claim(10, {}, {"ordered": 1}) == []
+    else:
+        assert [j.id for j in await store.claim(10, {}, {"ordered": 1})] == [first.id]
+    # The recipe is now at its limit: the next job queues, whatever the store.
+    second = make_job("ordered")
+    assert await store.enqueue_claimed(second, concurrency=1, owner="me") == (second.id, True, False)
+    third = make_job("ordered")
+    assert await store.enqueue_claimed(third, concurrency=5, owner="me") == (third.id, True, False)
+    assert (await store.get_job(third.id)).status == "queued"  # type: ignore[union-attr]
+
+
+async def test_enqueue_claimed_deduplicates_like_enqueue(store: Store) -> None:
+    job, again = make_job("hook"), make_job("hook")
+    await store.enqueue_claimed(job, "delivery-1", concurrency=3)
+    assert await store.enqueue_claimed(again, "delivery-1", concurrency=3) == (job.id, False, False)
