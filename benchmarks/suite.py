@@ -133,8 +133,11 @@ def load(url: str, duration: float, connections: int) -> dict[str, float]:
 
 def parse_wrk(text: str) -> dict[str, float]:
     def ms(value: str) -> float:
-        number, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
-        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+        found = re.match(r"([\d.]+)(us|ms|s|m)$", value)
+        if found is None:
+            return float("nan")
+        number, unit = found.groups()
+        return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
     found = re.search(r"(\d+) requests in", text)
     if found is None:
