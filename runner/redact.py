@@ -110,9 +110,14 @@ class Redactor:
 
     def redact_header_pairs(self, headers: HeaderInput) -> list[tuple[str, str]]:
         """Header pairs in order, repeated names kept; credential headers become `***`."""
+        pairs = list(_pairs(headers))
+        values = self._values
+        if not values or not any(v in "\n".join(value for _, value in pairs) for v in values):
+            # The common case: no secret in any value, only credential headers to hide.
+            return [(n, REDACTED if n.lower() in SENSITIVE_HEADERS else v) for n, v in pairs]
         return [
             (name, REDACTED if name.lower() in SENSITIVE_HEADERS else self.redact_text(value))
-            for name, value in _pairs(headers)
+            for name, value in pairs
         ]
 
     def redact_headers(self, headers: HeaderInput) -> dict[str, str]:
@@ -159,6 +164,8 @@ class Redactor:
 
     def redact_url(self, url: str) -> str:
         """The URL without its userinfo password, credential query parameters or secret values."""
+        if "?" not in url and "@" not in url:  # no query, no userinfo: only secret values to hide
+            return self.redact_text(url)
         parts = urlsplit(url)
         netloc = parts.netloc
         if "@" in netloc:
