@@ -208,10 +208,12 @@ class StepRunner:
             sent = await dry_record(request, client, redactor, limit)
             record.calls.append(CallRecord(index, sent))
             return {**DRY_OUTPUT, "headers": Headers()}
-        call = CallRecord(index, request_record(request, redactor, limit))
+        call = CallRecord(index, None)
         record.calls.append(call)
         exchange = await client.send(request, step.retry)
         fill_call(call, exchange, redactor, limit)
+        if call.request is None:  # refused before anything was sent: record it as rendered
+            call.request = request_record(request, redactor, limit)
         view, problem = read_exchange(exchange, redactor.redact_url)
         if problem is not None:
             call.error = self._redact(problem)
