@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from runner.errors import StoreError
-from runner.store.base import Store
+from runner.store.base import LeaseLost, Store
 
-__all__ = ["Store", "StoreError", "open_store"]
+__all__ = ["LeaseLost", "Store", "StoreError", "open_store"]
 
 
 def _sqlite(url: str) -> Store:

@@ -15,26 +15,40 @@ and `postgres.PostgresStore` (any number of replicas). Obtain one with
 Several processes sharing one store coordinate through leases, each held by an `owner` (a replica
 id, unique per live process): a claimed job is leased to its claimer, who extends the lease with
 `heartbeat`; any replica's `recover_expired` requeues the jobs of an owner that stopped
-heartbeating. Each poll recipe is leased the same way (`acquire_poll`), and `token_lock` lets one
-replica refresh an OAuth2 token while the others wait, then read the new one.
+heartbeating, and `release_jobs` hands a stopping replica's jobs back at once. A replica that
+passes its `owner` to `checkpoint` and `finish` is fenced: once its lease is lost (the job was
+requeued, maybe claimed by another replica) its writes are refused with `LeaseLost`, so a replica
+that stalled past its lease cannot overwrite the work of the one that took the job over. `claim`'s
+`recipes` lets replicas loading different documents (a rolling update) take only jobs they can run.
+Each poll recipe is leased the same way (`acquire_poll`), and `token_lock` lets one replica
+refresh an OAuth2 token while the others wait, then read the new one.
 """
 
 from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
 from typing import Any
 
 from runner.engine.records import JobRecord, StepRecord
+from runner.errors import StoreError
 
 DEFAULT_CONCURRENCY = 1  # a recipe missing from `claim`'s mapping runs one job at a time, in order
 FINISHED = ("succeeded", "failed")
 DEFAULT_OWNER = "local"  # the owner of a process that shares its store with nobody
 DEFAULT_LEASE = 60.0  # seconds a claimed job stays leased without a heartbeat
+
+
+class LeaseLost(StoreError):
+    """The job is no longer running under this owner's lease: another replica may run it now.
+
+    Raised by `checkpoint` and `finish` called with an `owner`, which then write nothing. The
+    caller stops working on the job quietly; whoever holds the job now finishes it.
+    """
 
 
 def check_lease(lease: float) -> float:
@@ -102,7 +116,8 @@ class Store(abc.ABC):
         Returns `(job id, created, claimed)`. A claimed job is stored `running` (leased as by
         `claim`) and the caller runs it at once: the common case of an idle runner costs one
         write instead of two, and no wait for the next claim. Ordering and concurrency are kept
-        exactly as `claim` keeps them. This default only enqueues; stores override it.
+        exactly as `claim` keeps them, and the claim fences `checkpoint` and `finish` to `owner`
+        as `claim`'s does. This default only enqueues; stores override it.
         """
         job_id, created = await self.enqueue(job, dedup_key)
         return job_id, created, False
@@ -116,6 +131,7 @@ class Store(abc.ABC):
         *,
         owner: str = DEFAULT_OWNER,
         lease: float = DEFAULT_LEASE,
+        recipes: Collection[str] | None = None,
     ) -> list[JobRecord]:
         """Marks up to `limit` queued jobs running and returns them, oldest first, with their steps.
 
@@ -131,18 +147,30 @@ class Store(abc.ABC):
 
         Each claimed job is leased to `owner` for `lease` seconds (ValueError unless positive):
         keep it with `heartbeat`, or `recover_expired` hands it to another replica.
+
+        With `recipes`, only jobs of those recipes are claimed (none for an empty collection):
+        a replica offers the recipes it has loaded, and the others' jobs wait for a replica that
+        has them. Ordering and concurrency hold as above within the recipes offered.
         """
 
     @abc.abstractmethod
-    async def checkpoint(self, job_id: str, step: StepRecord) -> None:
-        """Durably records a finished step of a job (a step id recorded again is replaced)."""
+    async def checkpoint(self, job_id: str, step: StepRecord, *, owner: str | None = None) -> None:
+        """Durably records a finished step of a job (a step id recorded again is replaced).
+
+        With `owner` (fenced), the step is stored only while the job is `running` under that
+        owner's claim; otherwise nothing is stored and `LeaseLost` is raised. StoreError for an
+        unknown job. The fence knows owners, not claims: a job requeued and claimed back by the
+        same owner is that owner's again, so a process must not run one job twice.
+        """
 
     @abc.abstractmethod
-    async def finish(self, job: JobRecord) -> None:
+    async def finish(self, job: JobRecord, *, owner: str | None = None) -> None:
         """Records a job's outcome: status (`succeeded` or `failed`), error, `finished_at`.
 
         Steps of `job.steps` not yet checkpointed are stored too; stored ones are kept as they
-        are. Raises `ValueError` for an unfinished status, `StoreError` for an unknown job.
+        are. Raises `ValueError` for an unfinished status, `StoreError` for an unknown job. With
+        `owner` (fenced), the outcome is stored only while the job is `running` under that
+        owner's claim; otherwise nothing is stored and `LeaseLost` is raised.
         """
 
     @abc.abstractmethod
@@ -152,7 +180,17 @@ class Store(abc.ABC):
         Their finished steps are kept, so the job resumes at its first unfinished step, and they
         keep their place in the queue. Call it once at start-up, before any worker claims: it
         assumes no other live process is running jobs from this store (replicas sharing a store
-        use `recover_expired` instead).
+        use `recover_expired` instead). The requeued jobs have no owner until claimed again, so
+        a fenced `checkpoint` or `finish` of their former owner raises `LeaseLost`.
+        """
+
+    @abc.abstractmethod
+    async def release_jobs(self, owner: str) -> int:
+        """Requeues every job `owner` is running, now, and returns how many.
+
+        For a replica that stops without finishing its jobs: another replica resumes them at
+        once instead of after their lease. As with `recover`, finished steps are kept and the
+        jobs keep their place in the queue; the owner's later fenced writes raise `LeaseLost`.
         """
 
     @abc.abstractmethod

@@ -10,8 +10,8 @@ read it (`sslmode=` and the like pass through). The store's own query options:
                        `token_lock` takes one
 
 Every call runs in its own transaction and has committed when it returns. Migrations (numbered
-files in migrations/postgres/) are applied under a transaction-level advisory lock, so replicas
-starting at once apply each exactly once. Claims are serialized by a second advisory lock (see
+files in migrations/postgres/, applied by `postgres_conn.migrate`) run under a transaction-level
+advisory lock, so replicas starting at once apply each exactly once. Claims are serialized by a second advisory lock (see
 `PostgresStore.claim`); token refreshes by a session-level one per connection. Both need
 session-level connections: behind PgBouncer, use session pooling, not transaction pooling.
 """
@@ -21,81 +21,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import re
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
 from runner.engine.records import JobRecord, StepRecord
 from runner.errors import StoreError
-from runner.store.encoding import aware, dumps, job_name, now_iso, step_rows
 from runner.store import postgres_queries as q
 from runner.store.base import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LEASE,
     DEFAULT_OWNER,
     FINISHED,
+    LeaseLost,
     Store,
     check_lease,
 )
+from runner.store.encoding import aware, dumps, job_name, now_iso, step_rows
+from runner.store.postgres_conn import (
+    DB_ERRORS,
+    PostgresSettings,
+    keep_session,
+    load_migrations,
+    migrate,
+    settings_from_url,
+)
 
 _JOB_FIELDS = [name.strip() for name in q.JOB_COLUMNS.split(",")]
-_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_OPTIONS = ("schema", "pool_min", "pool_max")
-# What the driver raises when the server refuses or cannot be reached; others are bugs.
-_DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 _CLOSE_TIMEOUT = 30.0  # seconds close waits for calls in flight before cutting connections
 _PING_TIMEOUT = 5.0
 _Row = tuple[Any, ...]
 
-
-@dataclass(frozen=True)
-class PostgresSettings:
-    """Where the database is, which schema to use, and how many connections to keep."""
-
-    dsn: str  # the URL without the store's own options, for asyncpg
-    target: str  # host, port and database without credentials: safe in messages and logs
-    schema: str = "public"
-    pool_min: int = 1
-    pool_max: int = 10
-
-
-def settings_from_url(url: str) -> PostgresSettings:
-    """The settings a `postgresql:` URL names; a `StoreError` (never quoting a password) if bad."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgresql", "postgres"):
-        raise StoreError(f"{parts.scheme}: not a postgresql:// URL")
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        raise StoreError(f"postgresql://{parts.hostname}: the port is not a number") from None
-    target = f"postgresql://{parts.hostname or 'localhost'}{port}{parts.path or '/'}"
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    options = {key: value for key, value in pairs if key in _OPTIONS}
-    schema = options.get("schema", "public")
-    if not _SCHEMA_NAME.match(schema):
-        raise StoreError(f"{target}: schema must be lowercase letters, digits, _: not {schema!r}")
-    pool_min = _count(target, options, "pool_min", 1)
-    pool_max = _count(target, options, "pool_max", 10)
-    if pool_max < 2 or pool_min > pool_max:
-        # Two at least: a held token lock keeps one while its holder reads and writes the token.
-        raise StoreError(f"{target}: expected 0 <= pool_min <= pool_max and pool_max >= 2")
-    rest = urlencode([(key, value) for key, value in pairs if key not in _OPTIONS])
-    dsn = urlunsplit(parts._replace(query=rest))
-    return PostgresSettings(dsn, target, schema, pool_min, pool_max)
-
-
-def _count(target: str, options: Mapping[str, str], name: str, default: str | int) -> int:
-    value = options.get(name, str(default))
-    if not value.isdigit():
-        raise StoreError(f"{target}: {name} must be a number of connections, not {value!r}")
-    return int(value)
+__all__ = ["PostgresSettings", "PostgresStore", "settings_from_url"]
 
 
 class PostgresStore(Store):
@@ -123,9 +82,9 @@ class PostgresStore(Store):
                 min_size=self.settings.pool_min,
                 max_size=self.settings.pool_max,
                 server_settings={"search_path": f'"{self.settings.schema}"'},
-                reset=_keep_session,
+                reset=keep_session,
             )
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             raise StoreError(f"opening {target}: {exc}") from exc
         try:
             async with self._transaction(f"migrating {target}") as conn:
@@ -178,6 +137,7 @@ class PostgresStore(Store):
         *,
         owner: str = DEFAULT_OWNER,
         lease: float = DEFAULT_LEASE,
+        recipes: Collection[str] | None = None,
     ) -> list[JobRecord]:
         """Claims under one advisory lock per schema, held until the claim commits.
 
@@ -198,7 +158,8 @@ class PostgresStore(Store):
             return []
         async with self._transaction("claiming jobs") as conn:
             await conn.execute(q.LOCK_XACT, q.CLAIM_LOCKS, self.settings.schema)
-            counts = await conn.fetch(q.RECIPES_TO_CLAIM)
+            offered = None if recipes is None else list(recipes)
+            counts = await conn.fetch(q.RECIPES_TO_CLAIM, offered)
             offers = _offers(counts, limit, busy_recipes, concurrency)
             if not offers:
                 return []
@@ -206,11 +167,15 @@ class PostgresStore(Store):
             rows = await conn.fetch(q.CLAIM_HEADS, recipes, slots, limit, now_iso(), owner, seconds)
         return [_job_from_row(row) for row in sorted(rows, key=lambda row: row["seq"])]
 
-    async def checkpoint(self, job_id: str, step: StepRecord) -> None:
+    async def checkpoint(self, job_id: str, step: StepRecord, *, owner: str | None = None) -> None:
         what = f"checkpoint of job {job_id} step {step.id}"
-        await self._call(what, "execute", q.UPSERT_STEP, job_id, step.id, dumps(step.to_json()))
+        record = (job_id, step.id, dumps(step.to_json()))
+        if owner is None:
+            await self._call(what, "execute", q.UPSERT_STEP, *record)
+        elif await self._call(what, "fetchval", q.UPSERT_OWNED_STEP, *record, owner) is None:
+            raise await self._refusal(what, job_id, owner)
 
-    async def finish(self, job: JobRecord) -> None:
+    async def finish(self, job: JobRecord, *, owner: str | None = None) -> None:
         if job.status not in FINISHED:
             raise ValueError(f"{job_name(job)}: finish needs succeeded or failed, not {job.status}")
         finished_at = job.finished_at or now_iso()
@@ -218,11 +183,21 @@ class PostgresStore(Store):
         steps = [(step_id, record) for _, step_id, record in step_rows(job)]
         columns = [list(column) for column in zip(*steps, strict=True)] if steps else [[], []]
         what = f"finishing {job_name(job)}"
-        if await self._call(what, "fetchval", q.FINISH_JOB, *values, *columns) is None:
-            raise StoreError(f"job {job.id} is not in the store")
+        if await self._call(what, "fetchval", q.FINISH_JOB, *values, *columns, owner) is None:
+            raise await self._refusal(what, job.id, owner)
+
+    async def _refusal(self, what: str, job_id: str, owner: str | None) -> StoreError:
+        """Why a job's write found no row: an unknown job, or (fenced) a claim `owner` lost."""
+        if owner is None or await self._call(what, "fetchval", q.SEQ_OF_JOB, job_id) is None:
+            return StoreError(f"job {job_id} is not in the store")
+        return LeaseLost(f"job {job_id} is no longer running under the lease of {owner}")
 
     async def recover(self) -> int:
         return int(await self._call("recovering", "fetchval", q.REQUEUE_RUNNING))
+
+    async def release_jobs(self, owner: str) -> int:
+        what = f"requeuing the jobs of {owner}"
+        return int(await self._call(what, "fetchval", q.REQUEUE_OWNED, owner))
 
     async def heartbeat(self, owner: str, lease: float) -> None:
         what = f"extending the leases of {owner}"
@@ -307,7 +282,7 @@ class PostgresStore(Store):
         async with local, self._token_slots:
             try:
                 conn = await pool.acquire()
-            except _DB_ERRORS as exc:
+            except DB_ERRORS as exc:
                 raise StoreError(f"{what}: {exc}") from exc
             key = (q.TOKEN_LOCKS, f"{self.settings.schema}/{connection}")
             try:
@@ -315,7 +290,7 @@ class PostgresStore(Store):
                     await conn.execute(q.LOCK_SESSION, *key)
                 except BaseException as exc:
                     conn.terminate()  # the lock may have been granted: never pool it locked
-                    if isinstance(exc, _DB_ERRORS):
+                    if isinstance(exc, DB_ERRORS):
                         raise StoreError(f"{what}: {exc}") from exc
                     raise
                 try:
@@ -325,7 +300,7 @@ class PostgresStore(Store):
                         await conn.execute(q.UNLOCK_SESSION, *key)
                     except BaseException as exc:
                         conn.terminate()  # ends the session, and with it the lock
-                        if not isinstance(exc, _DB_ERRORS):
+                        if not isinstance(exc, DB_ERRORS):
                             raise
             finally:
                 await pool.release(conn)
@@ -353,7 +328,7 @@ class PostgresStore(Store):
         pool = self._open_pool(what)
         try:
             return await getattr(pool, method)(sql, *args)
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             raise StoreError(f"{what}: {exc}") from exc
 
     @contextlib.asynccontextmanager
@@ -363,66 +338,8 @@ class PostgresStore(Store):
         try:
             async with pool.acquire() as conn, conn.transaction():
                 yield conn
-        except _DB_ERRORS as exc:
+        except DB_ERRORS as exc:
             raise StoreError(f"{what}: {exc}") from exc
-
-
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    sql: str
-
-
-async def _keep_session(conn: Any) -> None:
-    """The pool's reset on release: nothing to undo, so no round trip.
-
-    asyncpg's default (`pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`) costs a round
-    trip per store call. The store leaves nothing for it: no cursors, LISTEN or SET (search_path
-    is a connection setting), `token_lock` unlocks its session lock or closes the connection, and
-    asyncpg itself rolls back a transaction left open before calling this.
-    """
-
-
-def load_migrations() -> list[Migration]:
-    """The numbered files of migrations/postgres/, in order."""
-    folder = resources.files("runner.store").joinpath("migrations", "postgres")
-    found: dict[int, Migration] = {}
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match is None:
-            continue
-        version = int(match.group(1))
-        if version in found:
-            raise StoreError(f"two PostgreSQL migrations are numbered {version:04d}")
-        found[version] = Migration(version, match.group(2), entry.read_text("utf-8"))
-    return [found[v] for v in sorted(found)]
-
-
-async def migrate(conn: Any, schema: str, migrations: Sequence[Migration]) -> list[int]:
-    """Creates the schema and applies the migrations not yet recorded (the caller's transaction).
-
-    The advisory lock is taken first, in its own statement, so that everything after it sees
-    what a replica that held it before committed.
-    """
-    await conn.execute(q.LOCK_XACT, q.MIGRATE_LOCKS, schema)
-    if not await conn.fetchval(q.SCHEMA_EXISTS, schema):
-        await conn.execute(f'CREATE SCHEMA "{schema}"')  # a checked name: see settings_from_url
-    await conn.execute(q.CREATE_SCHEMA_MIGRATIONS)
-    applied = {row["version"] for row in await conn.fetch(q.APPLIED_VERSIONS)}
-    newest = max((m.version for m in migrations), default=0)
-    if applied and max(applied) > newest:
-        raise StoreError(
-            f"the store's schema is version {max(applied)}, newer than this runner knows"
-            f" ({newest}): upgrade the runner"
-        )
-    done: list[int] = []
-    for migration in migrations:
-        if migration.version not in applied:
-            await conn.execute(migration.sql)
-            await conn.execute(q.RECORD_MIGRATION, migration.version, migration.name)
-            done.append(migration.version)
-    return done
 
 
 def _offers(
@@ -451,20 +368,10 @@ def _encode_new(job: JobRecord, dedup_key: str | None) -> tuple[_Row, list[_Row]
     return row, step_rows(job)
 
 
-
-
 def _job_from_row(row: Any) -> JobRecord:
     data = {name: row[name] for name in _JOB_FIELDS}
     steps = [json.loads(record) for record in row["steps"]] if "steps" in row else []
     return JobRecord.from_json({**data, "event": json.loads(data["event"]), "steps": steps})
-
-
-
-
-
-
-
-
 
 
 def _moment(text: str) -> datetime:

@@ -48,9 +48,11 @@ QUEUE_DEPTH = "SELECT count(*) FROM jobs WHERE status = 'queued'"
 
 # -- claim, finish, recover -----------------------------------------------------------------------
 # Per recipe with queued jobs: how many of its jobs run now.
+# Only the recipes in $1, unless it is NULL.
 RECIPES_TO_CLAIM = """
 SELECT recipe, count(*) FILTER (WHERE status = 'running') AS running
-FROM jobs WHERE status IN ('queued', 'running')
+FROM jobs
+WHERE status IN ('queued', 'running') AND ($1::text[] IS NULL OR recipe = ANY($1::text[]))
 GROUP BY recipe HAVING count(*) FILTER (WHERE status = 'queued') > 0"""
 # The first `slots` queued jobs of each recipe, oldest `limit` of them overall, marked running.
 # Rows are locked without SKIP LOCKED: see PostgresStore.claim.
@@ -74,12 +76,14 @@ RETURNING jobs.seq, {", ".join(f"jobs.{c.strip()}" for c in JOB_COLUMNS.split(",
           {STEPS_OF_JOB} AS steps"""
 # The outcome and the steps not yet stored, in one statement (one round trip, atomic without an
 # explicit transaction); no row when the job is unknown, and then no step is stored either.
+# With an owner in $9 (fenced), only a job still running under that owner's claim is finished:
+# an UPDATE racing a requeue waits for it and then sees the requeued row, so none slips through.
 FINISH_JOB = """
 WITH finished AS (
     UPDATE jobs
     SET status = $1, error = $2, started_at = COALESCE($3, started_at), finished_at = $4,
         finished_ts = $5, lease_until = NULL
-    WHERE id = $6
+    WHERE id = $6 AND ($9::text IS NULL OR (status = 'running' AND owner = $9))
     RETURNING id
 ), stored AS (
     INSERT INTO steps (job_id, step_id, record)
@@ -93,6 +97,11 @@ REQUEUE_RUNNING = """
 WITH requeued AS (
     UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL
     WHERE status = 'running' RETURNING 1
+) SELECT count(*) FROM requeued"""
+REQUEUE_OWNED = """
+WITH requeued AS (
+    UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL
+    WHERE status = 'running' AND owner = $1 RETURNING 1
 ) SELECT count(*) FROM requeued"""
 REQUEUE_EXPIRED = """
 WITH requeued AS (
@@ -117,6 +126,16 @@ WITH pruned AS (
 UPSERT_STEP = """
 INSERT INTO steps (job_id, step_id, record) VALUES ($1, $2, $3)
 ON CONFLICT (job_id, step_id) DO UPDATE SET record = excluded.record"""
+# The same, fenced: stored only while the job runs under $4's claim; no row otherwise. FOR SHARE
+# makes a racing requeue (or claim) and this insert take turns on the job's row, and the row is
+# checked again once its turn comes, so a step never lands after its job was taken away.
+UPSERT_OWNED_STEP = """
+WITH owned AS (
+    SELECT id FROM jobs WHERE id = $1 AND status = 'running' AND owner = $4 FOR SHARE
+)
+INSERT INTO steps (job_id, step_id, record) SELECT owned.id, $2, $3 FROM owned
+ON CONFLICT (job_id, step_id) DO UPDATE SET record = excluded.record
+RETURNING job_id"""
 INSERT_STEP_IF_NEW = """
 INSERT INTO steps (job_id, step_id, record) VALUES ($1, $2, $3)
 ON CONFLICT (job_id, step_id) DO NOTHING"""

@@ -21,10 +21,8 @@ import contextlib
 import functools
 import json
 import os
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from runner.engine.records import JobRecord, StepRecord
 from runner.errors import StoreError
-from runner.store.encoding import StepRow, aware, dumps, job_name, now_iso, step_rows
+from runner.store import sqlite_ops as ops
 from runner.store import sqlite_queries as q
 from runner.store.base import (
     DEFAULT_CONCURRENCY,
@@ -42,6 +40,7 @@ from runner.store.base import (
     Store,
     check_lease,
 )
+from runner.store.encoding import aware, dumps, job_name, now_iso, step_rows
 from runner.store.sqlite_conn import (
     MEMORY,
     Op,
@@ -52,9 +51,6 @@ from runner.store.sqlite_conn import (
     load_migrations,
     migrate,
 )
-
-_JOB_FIELDS = [name.strip() for name in q.JOB_COLUMNS.split(",")]
-_NO_BOUND = 2**63 - 1  # above every seq
 
 
 def settings_from_url(url: str) -> Settings:
@@ -134,13 +130,13 @@ class SQLiteStore(Store):
 
     async def ping(self) -> bool:
         try:
-            return bool(await self._read(_fetchone("SELECT 1"), "ping") == (1,))
+            return bool(await self._read(ops.fetchone("SELECT 1"), "ping") == (1,))
         except Exception:  # noqa: BLE001 -- readiness is a yes or no
             return False
 
     async def enqueue(self, job: JobRecord, dedup_key: str | None = None) -> tuple[str, bool]:
-        new = _encode_new(job, dedup_key)
-        return await self._write(functools.partial(_insert_job, new=new), f"enqueuing {job_name(job)}")
+        new = ops.encode_new(job, dedup_key)
+        return await self._write(functools.partial(ops.insert_job, new=new), f"enqueuing {job_name(job)}")
 
     async def enqueue_claimed(
         self,
@@ -151,9 +147,9 @@ class SQLiteStore(Store):
         owner: str = DEFAULT_OWNER,
         lease: float = DEFAULT_LEASE,
     ) -> tuple[str, bool, bool]:
-        new = _encode_new(job, dedup_key)
+        new = ops.encode_new(job, dedup_key)
         marks = {"now": now_iso(), "owner": owner, "lease_until": time.time() + check_lease(lease)}
-        op = functools.partial(_insert_claimed, new=new, concurrency=concurrency, marks=marks)
+        op = functools.partial(ops.insert_claimed, new=new, concurrency=concurrency, marks=marks)
         return await self._write(op, f"enqueuing {job_name(job)}")
 
     async def claim(
@@ -164,6 +160,7 @@ class SQLiteStore(Store):
         *,
         owner: str = DEFAULT_OWNER,
         lease: float = DEFAULT_LEASE,
+        recipes: Collection[str] | None = None,
     ) -> list[JobRecord]:
         lease_until = time.time() + check_lease(lease)
         if limit <= 0:
@@ -171,44 +168,58 @@ class SQLiteStore(Store):
         # Copies: the writer thread must not read mappings the event loop may change meanwhile.
         marks = {"now": now_iso(), "owner": owner, "lease_until": lease_until}
         op = functools.partial(
-            _claim, limit=limit, busy=dict(busy_recipes), concurrency=dict(concurrency), marks=marks
+            ops.claim, limit=limit, busy=dict(busy_recipes), concurrency=dict(concurrency),
+            marks=marks, offered=None if recipes is None else frozenset(recipes),
         )
         return await self._relaxed(op, "claiming jobs")
 
-    async def checkpoint(self, job_id: str, step: StepRecord) -> None:
-        record = (job_id, step.id, dumps(step.to_json()))
+    async def checkpoint(self, job_id: str, step: StepRecord, *, owner: str | None = None) -> None:
         what = f"checkpoint of job {job_id} step {step.id}"
-        await self._relaxed(_rowcount(q.UPSERT_STEP, record), what)
+        if owner is None:
+            record = (job_id, step.id, dumps(step.to_json()))
+            await self._relaxed(ops.rowcount(q.UPSERT_STEP, record), what)
+            return
+        params = {"job_id": job_id, "step_id": step.id, "record": dumps(step.to_json()),
+                  "owner": owner}
+        op = functools.partial(ops.fenced, sql=q.UPSERT_OWNED_STEP, params=params, job_id=job_id)
+        await self._relaxed(op, what)
 
-    async def finish(self, job: JobRecord) -> None:
+    async def finish(self, job: JobRecord, *, owner: str | None = None) -> None:
         if job.status not in FINISHED:
             raise ValueError(f"{job_name(job)}: finish needs succeeded or failed, not {job.status}")
         finished_at = job.finished_at or now_iso()
-        values = (job.status, job.error, job.started_at, finished_at, _epoch(finished_at), job.id)
-        steps = step_rows(job)
-        op = functools.partial(_finish, job_id=job.id, values=values, steps=steps)
+        values = {
+            "status": job.status, "error": job.error, "started_at": job.started_at,
+            "finished_at": finished_at, "finished_ts": _epoch(finished_at), "id": job.id,
+            "owner": owner,
+        }
+        op = functools.partial(ops.finish, values=values, steps=step_rows(job))
         await self._relaxed(op, f"finishing {job_name(job)}")
 
     async def recover(self) -> int:
-        return await self._relaxed(_rowcount(q.REQUEUE_RUNNING), "recovering")
+        return await self._relaxed(ops.rowcount(q.REQUEUE_RUNNING), "recovering")
+
+    async def release_jobs(self, owner: str) -> int:
+        what = f"requeuing the jobs of {owner}"
+        return await self._relaxed(ops.rowcount(q.REQUEUE_OWNED, (owner,)), what)
 
     async def heartbeat(self, owner: str, lease: float) -> None:
         values = (time.time() + check_lease(lease), owner)
-        await self._relaxed(_rowcount(q.EXTEND_LEASES, values), f"extending the leases of {owner}")
+        await self._relaxed(ops.rowcount(q.EXTEND_LEASES, values), f"extending the leases of {owner}")
 
     async def recover_expired(self) -> int:
         what = "requeuing jobs whose lease expired"
-        return await self._relaxed(_rowcount(q.REQUEUE_EXPIRED, (time.time(),)), what)
+        return await self._relaxed(ops.rowcount(q.REQUEUE_EXPIRED, (time.time(),)), what)
 
     async def acquire_poll(self, recipe: str, owner: str, lease: float) -> bool:
         now = time.time()
         params = {"recipe": recipe, "owner": owner, "lease_until": now + check_lease(lease)}
         what = f"leasing the poll of recipe {recipe}"
-        return await self._relaxed(_rowcount(q.ACQUIRE_POLL, {**params, "now": now}), what) > 0
+        return await self._relaxed(ops.rowcount(q.ACQUIRE_POLL, {**params, "now": now}), what) > 0
 
     async def release_poll(self, recipe: str, owner: str) -> None:
         what = f"releasing the poll of recipe {recipe}"
-        await self._relaxed(_rowcount(q.RELEASE_POLL, (recipe, owner)), what)
+        await self._relaxed(ops.rowcount(q.RELEASE_POLL, (recipe, owner)), what)
 
     @contextlib.asynccontextmanager
     async def token_lock(self, connection: str) -> AsyncIterator[None]:
@@ -219,7 +230,7 @@ class SQLiteStore(Store):
             yield
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        op = functools.partial(_load_job, job_id=job_id)
+        op = functools.partial(ops.load_job, job_id=job_id)
         return await self._read(op, f"reading job {job_id}")
 
     async def list_jobs(
@@ -231,7 +242,7 @@ class SQLiteStore(Store):
         before: str | None = None,
     ) -> list[JobRecord]:
         params = {"recipe": recipe, "status": status, "limit": max(limit, 0)}
-        op = functools.partial(_list_jobs, params=params, before=before)
+        op = functools.partial(ops.list_jobs, params=params, before=before)
         return await self._read(op, "listing jobs")
 
     async def prune(
@@ -243,37 +254,37 @@ class SQLiteStore(Store):
             raise ValueError(f"keep_last must not be negative, not {keep_last}")
         cutoff = None if older_than is None else aware(older_than).timestamp()
         params = {"cutoff": cutoff, "keep": keep_last or 0}
-        return await self._relaxed(_rowcount(q.PRUNE_FINISHED, params), "pruning")
+        return await self._relaxed(ops.rowcount(q.PRUNE_FINISHED, params), "pruning")
 
     async def queue_depth(self) -> int:
-        row = await self._read(_fetchone(q.QUEUE_DEPTH), "reading the queue depth")
+        row = await self._read(ops.fetchone(q.QUEUE_DEPTH), "reading the queue depth")
         return int(row[0]) if row else 0
 
     async def load_poll_state(self, recipe: str) -> dict[str, Any] | None:
         what = f"reading the poll state of recipe {recipe}"
-        row = await self._read(_fetchone(q.SELECT_POLL_STATE, (recipe,)), what)
+        row = await self._read(ops.fetchone(q.SELECT_POLL_STATE, (recipe,)), what)
         state: dict[str, Any] | None = None if row is None else json.loads(row[0])
         return state
 
     async def commit_poll(self, recipe: str, state: dict[str, Any], jobs: list[JobRecord]) -> None:
-        new = [_encode_new(job, None) for job in jobs]
-        op = functools.partial(_commit_poll, state=(recipe, dumps(state), now_iso()), new=new)
+        new = [ops.encode_new(job, None) for job in jobs]
+        op = functools.partial(ops.commit_poll, state=(recipe, dumps(state), now_iso()), new=new)
         # A poll that emitted nothing promised nothing: losing its state to a power cut only
         # means polling the same records again, and they are still seen as known or new alike.
         await self._write(op, f"committing a poll of recipe {recipe}", durable=bool(jobs))
 
     async def get_token(self, connection: str) -> bytes | None:
         what = f"reading the token of connection {connection}"
-        row = await self._read(_fetchone(q.SELECT_TOKEN, (connection,)), what)
+        row = await self._read(ops.fetchone(q.SELECT_TOKEN, (connection,)), what)
         return None if row is None else bytes(row[0])
 
     async def put_token(self, connection: str, blob: bytes) -> None:
         values = (connection, bytes(blob), now_iso())
-        await self._write(_rowcount(q.UPSERT_TOKEN, values), f"storing the token of {connection}")
+        await self._write(ops.rowcount(q.UPSERT_TOKEN, values), f"storing the token of {connection}")
 
     async def delete_token(self, connection: str) -> None:
         what = f"deleting the token of {connection}"
-        await self._write(_rowcount(q.DELETE_TOKEN, (connection,)), what)
+        await self._write(ops.rowcount(q.DELETE_TOKEN, (connection,)), what)
 
     async def _write(self, op: Op[T], what: str, durable: bool = True) -> T:
         if self._writer is None:
@@ -289,133 +300,6 @@ class SQLiteStore(Store):
         if self._reader is None:  # an in-memory database has only the writer's connection
             return await self._write(op, what)
         return await self._reader.run(op, what)
-
-
-@dataclass(frozen=True)
-class _NewJob:
-    """A job encoded for insertion, prepared on the event loop so the writer only writes."""
-
-    id: str
-    recipe: str
-    dedup_key: str | None
-    row: tuple[Any, ...]
-    steps: list[StepRow]
-
-
-def _encode_new(job: JobRecord, dedup_key: str | None) -> _NewJob:
-    if job.status != "queued":
-        raise ValueError(f"{job_name(job)}: only a queued job can be enqueued, not a {job.status} one")
-    row = (
-        job.id, job.recipe, dumps(job.event), job.created_at, job.started_at,
-        job.finished_at, job.error, job.replay_of, dedup_key,
-    )
-    return _NewJob(job.id, job.recipe, dedup_key, row, step_rows(job))
-
-
-
-
-def _insert_job(conn: sqlite3.Connection, new: _NewJob) -> tuple[str, bool]:
-    if new.dedup_key is not None:
-        found = conn.execute(q.JOB_ID_BY_DEDUP, (new.recipe, new.dedup_key)).fetchone()
-        if found is not None:
-            return str(found[0]), False
-    conn.execute(q.INSERT_JOB, new.row)
-    conn.executemany(q.INSERT_STEP_IF_NEW, new.steps)
-    return new.id, True
-
-
-def _insert_claimed(
-    conn: sqlite3.Connection, new: _NewJob, concurrency: int, marks: dict[str, Any]
-) -> tuple[str, bool, bool]:
-    """Inserts the job; marks it running when its recipe has a free slot and no queue."""
-    job_id, created = _insert_job(conn, new)
-    if not created:
-        return job_id, False, False
-    running = conn.execute(q.RUNNING_OF_RECIPE, (new.recipe,)).fetchone()[0]
-    if running >= concurrency:
-        return job_id, True, False
-    seq = conn.execute(q.SEQ_OF_JOB, (new.id,)).fetchone()[0]
-    ahead = conn.execute(q.QUEUED_OF_RECIPE_BEFORE, (new.recipe, seq)).fetchone()
-    if ahead is not None:
-        return job_id, True, False
-    conn.execute(q.MARK_RUNNING, {**marks, "seq": seq})
-    return job_id, True, True
-
-
-def _commit_poll(conn: sqlite3.Connection, state: tuple[str, str, str], new: list[_NewJob]) -> None:
-    conn.execute(q.UPSERT_POLL_STATE, state)
-    for job in new:
-        _insert_job(conn, job)
-
-
-def _claim(
-    conn: sqlite3.Connection,
-    limit: int,
-    busy: dict[str, int],
-    concurrency: dict[str, int],
-    marks: dict[str, Any],
-) -> list[JobRecord]:
-    """Each recipe offers the head of its queue, as long as it has free slots; oldest win."""
-    running = dict(conn.execute(q.RUNNING_COUNTS).fetchall())
-    offered: list[tuple[int, str]] = []
-    for (recipe,) in conn.execute(q.QUEUED_RECIPES).fetchall():
-        taken = max(running.get(recipe, 0), busy.get(recipe, 0))
-        slots = min(concurrency.get(recipe, DEFAULT_CONCURRENCY) - taken, limit)
-        if slots > 0:
-            offered += conn.execute(q.QUEUE_HEAD_OF_RECIPE, (recipe, slots)).fetchall()
-    chosen = sorted(offered)[:limit]
-    conn.executemany(q.MARK_RUNNING, [{**marks, "seq": seq} for seq, _ in chosen])
-    return [job for _, job_id in chosen if (job := _load_job(conn, job_id)) is not None]
-
-
-def _finish(
-    conn: sqlite3.Connection, job_id: str, values: tuple[Any, ...], steps: list[StepRow]
-) -> None:
-    if conn.execute(q.FINISH_JOB, values).rowcount == 0:
-        raise StoreError(f"job {job_id} is not in the store")
-    conn.executemany(q.INSERT_STEP_IF_NEW, steps)
-
-
-def _load_job(conn: sqlite3.Connection, job_id: str) -> JobRecord | None:
-    row = conn.execute(q.SELECT_JOB, (job_id,)).fetchone()
-    if row is None:
-        return None
-    steps = [json.loads(record) for (record,) in conn.execute(q.SELECT_STEPS, (job_id,))]
-    return _job_from_row(row, steps)
-
-
-def _list_jobs(
-    conn: sqlite3.Connection, params: dict[str, Any], before: str | None
-) -> list[JobRecord]:
-    bound = _NO_BOUND
-    if before is not None:
-        found = conn.execute(q.SEQ_OF_JOB, (before,)).fetchone()
-        if found is None:
-            raise StoreError(f"there is no job {before} to list the jobs before")
-        bound = found[0]
-    rows = conn.execute(q.LIST_JOBS, {**params, "before": bound}).fetchall()
-    return [_job_from_row(row, []) for row in rows]
-
-
-def _job_from_row(row: tuple[Any, ...], steps: list[dict[str, Any]]) -> JobRecord:
-    data = dict(zip(_JOB_FIELDS, row, strict=True))
-    return JobRecord.from_json({**data, "event": json.loads(data["event"]), "steps": steps})
-
-
-def _rowcount(sql: str, params: Any = ()) -> Op[int]:
-    return lambda conn: conn.execute(sql, params).rowcount
-
-
-def _fetchone(sql: str, params: Any = ()) -> Op[Any]:
-    return lambda conn: conn.execute(sql, params).fetchone()
-
-
-
-
-
-
-
-
 
 
 def _epoch(text: str) -> float:

@@ -53,13 +53,18 @@ UPDATE jobs
 SET status = 'running', started_at = COALESCE(started_at, :now), owner = :owner,
     lease_until = :lease_until
 WHERE seq = :seq"""
+# With an :owner (fenced), only a job still running under that owner's claim is finished.
 FINISH_JOB = """
 UPDATE jobs
-SET status = ?, error = ?, started_at = COALESCE(?, started_at), finished_at = ?, finished_ts = ?,
-    lease_until = NULL
-WHERE id = ?"""
+SET status = :status, error = :error, started_at = COALESCE(:started_at, started_at),
+    finished_at = :finished_at, finished_ts = :finished_ts, lease_until = NULL
+WHERE id = :id AND (:owner IS NULL OR (status = 'running' AND owner = :owner))"""
+JOB_EXISTS = "SELECT 1 FROM jobs WHERE id = ?"
 REQUEUE_RUNNING = """
 UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL WHERE status = 'running'"""
+REQUEUE_OWNED = """
+UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL
+WHERE status = 'running' AND owner = ?"""
 
 # -- leases (times are unix seconds) ----------------------------------------------------------
 EXTEND_LEASES = "UPDATE jobs SET lease_until = ? WHERE status = 'running' AND owner = ?"
@@ -81,6 +86,13 @@ WHERE status IN ('succeeded', 'failed')
 # -- steps ----------------------------------------------------------------------------------------
 UPSERT_STEP = """
 INSERT INTO steps (job_id, step_id, record) VALUES (?, ?, ?)
+ON CONFLICT (job_id, step_id) DO UPDATE SET record = excluded.record"""
+# The same, fenced: stored only while the job runs under :owner's claim (the WHERE also keeps
+# SQLite from reading ON CONFLICT as part of the SELECT).
+UPSERT_OWNED_STEP = """
+INSERT INTO steps (job_id, step_id, record)
+SELECT :job_id, :step_id, :record
+WHERE EXISTS (SELECT 1 FROM jobs WHERE id = :job_id AND status = 'running' AND owner = :owner)
 ON CONFLICT (job_id, step_id) DO UPDATE SET record = excluded.record"""
 INSERT_STEP_IF_NEW = """
 INSERT INTO steps (job_id, step_id, record) VALUES (?, ?, ?)

@@ -307,52 +307,6 @@ async def test_a_closed_store_answers_ping_false_and_refuses_work(store_url: str
         await store.get_job("x")
 
 
-async def test_expired_leases_are_requeued_with_their_steps_in_their_place(store: Store) -> None:
-    first, second, other = make_job("a"), make_job("a"), make_job("b")
-    await enqueue_all(store, first, second, other)
-    (dead,) = await store.claim(1, {}, {}, owner="dead", lease=0.05)
-    (alive,) = await store.claim(10, {}, {}, owner="alive", lease=0.05)
-    assert (dead.id, alive.id) == (first.id, other.id)
-    await store.checkpoint(dead.id, make_step("one", {"id": 1}))
-    await asyncio.sleep(0.1)
-    await store.heartbeat("alive", 60)  # in time: its lease runs again from now
-    assert await store.recover_expired() == 1
-    assert await store.recover_expired() == 0
-    assert (await store.get_job(other.id)).status == "running"  # type: ignore[union-attr]
-    (resumed,) = await store.claim(10, {}, {}, owner="heir")
-    assert resumed.id == first.id and resumed.steps == [make_step("one", {"id": 1})]
-    assert resumed.started_at == dead.started_at
-    await store.heartbeat("dead", 60)  # the dead owner's heartbeat no longer holds anything
-    await asyncio.sleep(0.1)
-    assert await store.recover_expired() == 0
-
-
-async def test_leases_must_be_positive(store: Store) -> None:
-    for lease in (0, -1.0, float("nan")):
-        with pytest.raises(ValueError, match="lease"):
-            await store.claim(1, {}, {}, lease=lease)
-        with pytest.raises(ValueError, match="lease"):
-            await store.heartbeat("me", lease)
-        with pytest.raises(ValueError, match="lease"):
-            await store.acquire_poll("p", "me", lease)
-
-
-async def test_a_poll_lease_has_one_holder_until_released_or_expired(store: Store) -> None:
-    assert await store.acquire_poll("p", "one", 60) is True
-    assert await store.acquire_poll("p", "two", 60) is False
-    assert await store.acquire_poll("p", "one", 60) is True  # renewed by its holder
-    assert await store.acquire_poll("other", "two", 60) is True  # recipes are independent
-    await store.release_poll("p", "two")  # not the holder: nothing happens
-    assert await store.acquire_poll("p", "two", 60) is False
-    await store.release_poll("p", "one")
-    assert await store.acquire_poll("p", "two", 60) is True
-    assert await store.acquire_poll("q", "one", 0.05) is True
-    assert await store.acquire_poll("q", "two", 60) is False
-    await asyncio.sleep(0.1)
-    assert await store.acquire_poll("q", "two", 60) is True  # taken over once expired
-    assert await store.acquire_poll("q", "one", 60) is False
-
-
 async def test_token_lock_lets_one_holder_refresh_at_a_time(store: Store) -> None:
     inside: list[str] = []
     refreshed: list[str] = []

@@ -1,0 +1,154 @@
+"""What the SQLite store's writer and reader threads run: functions of one connection.
+
+Each runs inside a transaction its caller opened (the writer's batch savepoint, or the reader's
+snapshot), so a check and the write that depends on it are atomic: SQLite admits one writer.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from runner.engine.records import JobRecord
+from runner.errors import StoreError
+from runner.store import sqlite_queries as q
+from runner.store.base import DEFAULT_CONCURRENCY, LeaseLost
+from runner.store.encoding import StepRow, dumps, job_name, step_rows
+from runner.store.sqlite_conn import Op
+
+_JOB_FIELDS = [name.strip() for name in q.JOB_COLUMNS.split(",")]
+_NO_BOUND = 2**63 - 1  # above every seq
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A job encoded for insertion, prepared on the event loop so the writer only writes."""
+
+    id: str
+    recipe: str
+    dedup_key: str | None
+    row: tuple[Any, ...]
+    steps: list[StepRow]
+
+
+def encode_new(job: JobRecord, dedup_key: str | None) -> NewJob:
+    if job.status != "queued":
+        raise ValueError(f"{job_name(job)}: only a queued job can be enqueued, not a {job.status} one")
+    row = (
+        job.id, job.recipe, dumps(job.event), job.created_at, job.started_at,
+        job.finished_at, job.error, job.replay_of, dedup_key,
+    )
+    return NewJob(job.id, job.recipe, dedup_key, row, step_rows(job))
+
+
+def insert_job(conn: sqlite3.Connection, new: NewJob) -> tuple[str, bool]:
+    if new.dedup_key is not None:
+        found = conn.execute(q.JOB_ID_BY_DEDUP, (new.recipe, new.dedup_key)).fetchone()
+        if found is not None:
+            return str(found[0]), False
+    conn.execute(q.INSERT_JOB, new.row)
+    conn.executemany(q.INSERT_STEP_IF_NEW, new.steps)
+    return new.id, True
+
+
+def insert_claimed(
+    conn: sqlite3.Connection, new: NewJob, concurrency: int, marks: dict[str, Any]
+) -> tuple[str, bool, bool]:
+    """Inserts the job; marks it running when its recipe has a free slot and no queue."""
+    job_id, created = insert_job(conn, new)
+    if not created:
+        return job_id, False, False
+    running = conn.execute(q.RUNNING_OF_RECIPE, (new.recipe,)).fetchone()[0]
+    if running >= concurrency:
+        return job_id, True, False
+    seq = conn.execute(q.SEQ_OF_JOB, (new.id,)).fetchone()[0]
+    ahead = conn.execute(q.QUEUED_OF_RECIPE_BEFORE, (new.recipe, seq)).fetchone()
+    if ahead is not None:
+        return job_id, True, False
+    conn.execute(q.MARK_RUNNING, {**marks, "seq": seq})
+    return job_id, True, True
+
+
+def commit_poll(conn: sqlite3.Connection, state: tuple[str, str, str], new: list[NewJob]) -> None:
+    conn.execute(q.UPSERT_POLL_STATE, state)
+    for job in new:
+        insert_job(conn, job)
+
+
+def claim(
+    conn: sqlite3.Connection,
+    limit: int,
+    busy: dict[str, int],
+    concurrency: dict[str, int],
+    marks: dict[str, Any],
+    offered: frozenset[str] | None,
+) -> list[JobRecord]:
+    """Each recipe offered (all when None) gives the head of its queue, as long as it has free
+    slots; the oldest of those win."""
+    running = dict(conn.execute(q.RUNNING_COUNTS).fetchall())
+    heads: list[tuple[int, str]] = []
+    for (recipe,) in conn.execute(q.QUEUED_RECIPES).fetchall():
+        if offered is not None and recipe not in offered:
+            continue
+        taken = max(running.get(recipe, 0), busy.get(recipe, 0))
+        slots = min(concurrency.get(recipe, DEFAULT_CONCURRENCY) - taken, limit)
+        if slots > 0:
+            heads += conn.execute(q.QUEUE_HEAD_OF_RECIPE, (recipe, slots)).fetchall()
+    chosen = sorted(heads)[:limit]
+    conn.executemany(q.MARK_RUNNING, [{**marks, "seq": seq} for seq, _ in chosen])
+    return [job for _, job_id in chosen if (job := load_job(conn, job_id)) is not None]
+
+
+def finish(conn: sqlite3.Connection, values: dict[str, Any], steps: list[StepRow]) -> None:
+    if conn.execute(q.FINISH_JOB, values).rowcount == 0:
+        raise refusal(conn, values["id"], values["owner"])
+    conn.executemany(q.INSERT_STEP_IF_NEW, steps)
+
+
+def fenced(conn: sqlite3.Connection, sql: str, params: dict[str, Any], job_id: str) -> None:
+    """Runs a write that applies only while the job runs under `params["owner"]`'s claim."""
+    if conn.execute(sql, params).rowcount == 0:
+        raise refusal(conn, job_id, params["owner"])
+
+
+def refusal(conn: sqlite3.Connection, job_id: str, owner: str | None) -> StoreError:
+    """Why a job's write found no row: an unknown job, or (fenced) a claim `owner` lost."""
+    if owner is None or conn.execute(q.JOB_EXISTS, (job_id,)).fetchone() is None:
+        return StoreError(f"job {job_id} is not in the store")
+    return LeaseLost(f"job {job_id} is no longer running under the lease of {owner}")
+
+
+def load_job(conn: sqlite3.Connection, job_id: str) -> JobRecord | None:
+    row = conn.execute(q.SELECT_JOB, (job_id,)).fetchone()
+    if row is None:
+        return None
+    steps = [json.loads(record) for (record,) in conn.execute(q.SELECT_STEPS, (job_id,))]
+    return job_from_row(row, steps)
+
+
+def list_jobs(
+    conn: sqlite3.Connection, params: dict[str, Any], before: str | None
+) -> list[JobRecord]:
+    bound = _NO_BOUND
+    if before is not None:
+        found = conn.execute(q.SEQ_OF_JOB, (before,)).fetchone()
+        if found is None:
+            raise StoreError(f"there is no job {before} to list the jobs before")
+        bound = found[0]
+    rows = conn.execute(q.LIST_JOBS, {**params, "before": bound}).fetchall()
+    return [job_from_row(row, []) for row in rows]
+
+
+def job_from_row(row: tuple[Any, ...], steps: list[dict[str, Any]]) -> JobRecord:
+    data = dict(zip(_JOB_FIELDS, row, strict=True))
+    return JobRecord.from_json({**data, "event": json.loads(data["event"]), "steps": steps})
+
+
+def rowcount(sql: str, params: Any = ()) -> Op[int]:
+    return lambda conn: conn.execute(sql, params).rowcount
+
+
+def fetchone(sql: str, params: Any = ()) -> Op[Any]:
+    return lambda conn: conn.execute(sql, params).fetchone()
