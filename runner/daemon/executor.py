@@ -2,9 +2,14 @@
 
 A global limit (`workers`) bounds the jobs running in this process; the store enforces each
 recipe's `concurrency` (1 keeps trigger order), across replicas too. A job whose task is cancelled
-by shutdown stays `running` in the store and is requeued on the next start, resuming at its first
-unfinished step. Claims carry a lease in this replica's name, renewed by `maintain()`; on a store
-shared by replicas, `maintain()` also requeues the jobs of replicas whose leases expired.
+by shutdown stays `running` in the store and is requeued (by the daemon's stop on a shared store,
+on the next start otherwise), resuming at its first unfinished step. Claims carry a lease in this
+replica's name, renewed by `maintain()`; on a store shared by replicas, `maintain()` also requeues
+the jobs of replicas whose leases expired, and claims take only the recipes loaded here.
+
+Every checkpoint and finish is fenced with this replica's owner name: when the job was taken away
+meanwhile (the lease expired while this replica stalled), the store refuses with `LeaseLost` and
+the job stops here quietly, leaving its outcome to the replica that runs it now.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from runner.engine.job import run_job
 from runner.engine.records import JobRecord, StepRecord
 from runner.metrics import Metrics
 from runner.recipe.compile import Recipe
-from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, Store
+from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, LeaseLost, Store
 
 log = logging.getLogger(__name__)
 IDLE_POLL = 1.0  # seconds between store checks when nothing woke the pool
@@ -114,44 +119,68 @@ class Executor:
     async def _claim(self, free: int) -> int:
         active = self.active()
         concurrency = {n: r.spec.concurrency for n, r in active.project.recipes.items()}
-        busy: dict[str, int] = {}
+        # Replicas may load different documents for a while (a rolling update): each takes only
+        # the jobs it can run. Alone on its store, this process is the only one that could run a
+        # job, so one of a recipe it no longer has is claimed and failed with a clear error
+        # rather than left queued forever.
+        recipes = set(concurrency) if self.store.multi_process else None
         try:
-            jobs = await self.store.claim(free, busy, concurrency, owner=self.owner, lease=self.lease)
+            jobs = await self.store.claim(
+                free, {}, concurrency, owner=self.owner, lease=self.lease, recipes=recipes
+            )
         except Exception:
             log.exception("claiming jobs failed; retrying")
             await asyncio.sleep(IDLE_POLL)
             return 0
         for job in jobs:
+            if job.id in self.running:
+                # Requeued while this process stalled, then claimed back by it: the task still
+                # running it goes on (its writes pass the fence again), never a second one.
+                continue
             task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
             self.running[job.id] = task
         self.metrics.running.set(len(self.running))
         return len(jobs)
 
     async def _run_job(self, job: JobRecord) -> None:
-        active = self.active()
-        recipe = active.project.recipes.get(job.recipe)
         extra = {"job": job.id, "recipe": job.recipe}
+        recorded = True
         try:
-            if recipe is None:
-                job.status, job.error = "failed", f"recipe {job.recipe} is no longer loaded"
-                job.finished_at = datetime.now(UTC).isoformat()
-            else:
-                log.debug("job started", extra={**extra, "resumed_steps": len(job.steps)})
-                job = await run_job(active.runtime, recipe, job, self._checkpointer(recipe))
-            await self.store.finish(job)
+            await self.store.finish(await self._execute(job, extra), owner=self.owner)
+        except LeaseLost:
+            recorded = self._lost(job, extra)
         except asyncio.CancelledError:
-            log.warning("job interrupted by shutdown; it resumes on the next start", extra=extra)
+            log.warning("job interrupted by shutdown; it resumes at its first unfinished step",
+                        extra=extra)
             raise
         except Exception as exc:  # the daemon never dies on one bad job
             log.exception("job crashed", extra=extra)
             job.status, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
             job.finished_at = datetime.now(UTC).isoformat()
-            await self._finish_quietly(job)
+            recorded = await self._finish_quietly(job, extra)
         finally:
             self.running.pop(job.id, None)
             self.metrics.running.set(len(self.running))
             self._wake.set()
-        self._report(job, extra)
+        if recorded:
+            self._report(job, extra)
+
+    async def _execute(self, job: JobRecord, extra: dict[str, str]) -> JobRecord:
+        """Runs the job's remaining steps (checkpointing each) and returns its final record."""
+        active = self.active()
+        recipe = active.project.recipes.get(job.recipe)
+        if recipe is None:
+            job.status, job.error = "failed", f"recipe {job.recipe} is no longer loaded"
+            job.finished_at = datetime.now(UTC).isoformat()
+            return job
+        log.debug("job started", extra={**extra, "resumed_steps": len(job.steps)})
+        return await run_job(active.runtime, recipe, job, self._checkpointer(recipe))
+
+    def _lost(self, job: JobRecord, extra: dict[str, str]) -> bool:
+        """The store refused a write: the job is another replica's now. Nothing is reported
+        (no outcome, no metric, no answer to a sync waiter, which follows the store instead)."""
+        log.warning(f"lost the lease of job {job.id}; another replica runs it", extra=extra)
+        return False
 
     def _checkpointer(self, recipe: Recipe) -> Callable[[JobRecord, StepRecord], Awaitable[None]]:
         """Stores each finished step, except one the job ends with: `finish` stores that one in
@@ -162,7 +191,7 @@ class Executor:
         async def checkpoint(job: JobRecord, step: StepRecord) -> None:
             ends_job = step.id == last or (step.status == "failed" and step.id in fatal)
             if not ends_job:
-                await self.store.checkpoint(job.id, step)
+                await self.store.checkpoint(job.id, step, owner=self.owner)
             self.metrics.step_seconds.labels(job.recipe).observe(step.duration_ms / 1000)
             log.info(
                 "step finished",
@@ -172,11 +201,15 @@ class Executor:
 
         return checkpoint
 
-    async def _finish_quietly(self, job: JobRecord) -> None:
+    async def _finish_quietly(self, job: JobRecord, extra: dict[str, str]) -> bool:
+        """Records a crashed job's failure; False when the job turned out to be another's."""
         try:
-            await self.store.finish(job)
+            await self.store.finish(job, owner=self.owner)
+        except LeaseLost:
+            return self._lost(job, extra)
         except Exception:
             log.exception("could not record the job's failure", extra={"job": job.id})
+        return True
 
     def _report(self, job: JobRecord, extra: dict[str, str]) -> None:
         self.metrics.jobs.labels(job.recipe, job.status).inc()

@@ -26,6 +26,7 @@ from runner.secrets import SecretSource
 from runner.store import open_store
 
 log = logging.getLogger(__name__)
+RELEASE_TIMEOUT = 5.0  # seconds a stopping replica tries to hand its jobs back before it exits
 
 
 class Daemon:
@@ -129,11 +130,14 @@ class Daemon:
         await old.runtime.close()
 
     async def stop(self) -> None:
-        """Stops accepting, lets running jobs finish within the grace period, closes the store."""
+        """Stops accepting, lets running jobs finish within the grace period, hands the rest back
+        to the queue (on a shared store), closes the store."""
         self.accepting = False
         await self.pollers.stop()
         left = await self.executor.drain(self.settings.shutdown_grace)
-        if left:
+        if self.store.multi_process:
+            await self._release_jobs(left)
+        elif left:
             log.warning("jobs still running at the end of the grace period resume on the next "
                         "start",
                         extra={"jobs": left})
@@ -145,6 +149,22 @@ class Daemon:
             if active is not None:
                 await active.runtime.close()
         await self.store.close()
+
+    async def _release_jobs(self, left: int) -> None:
+        """Hands the jobs this replica leaves unfinished back to the queue, so another replica
+        resumes them now rather than when their lease runs out (which is what happens anyway
+        when the store cannot be reached). A store of our own needs no handing back: the next
+        start requeues them."""
+        try:
+            released = await asyncio.wait_for(self.store.release_jobs(self.owner), RELEASE_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 -- whatever the failure, the leases expire
+            log.warning("jobs still running at the end of the grace period could not be handed "
+                        "back; other replicas resume them when their lease runs out",
+                        extra={"jobs": left, "error": str(exc)})
+            return
+        if left or released:
+            log.warning("jobs still running at the end of the grace period were handed back to "
+                        "the queue; another replica resumes them", extra={"jobs": released})
 
     async def store_ready(self) -> bool:
         try:
