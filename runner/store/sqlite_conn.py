@@ -16,6 +16,7 @@ import queue
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -61,12 +62,30 @@ def connect(settings: Settings, *, write: bool) -> sqlite3.Connection:
     )
     conn.execute(f"PRAGMA busy_timeout = {int(settings.busy_timeout_ms)}")
     if write:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn, settings.busy_timeout_ms / 1000)
         conn.execute(f"PRAGMA synchronous = {settings.synchronous.upper()}")
         conn.execute("PRAGMA foreign_keys = ON")
     else:
         conn.execute("PRAGMA query_only = ON")
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, patience: float) -> None:
+    """Switches the file to WAL, retrying within `patience` seconds while it is locked.
+
+    SQLite does not always call the busy handler here: when several processes open a fresh file
+    at once, one switching it to WAL can make the others' switch fail at once with "database is
+    locked", whatever busy_timeout says.
+    """
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 @dataclass(frozen=True)
