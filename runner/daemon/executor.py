@@ -48,6 +48,7 @@ class Executor:
         self._wake = asyncio.Event()
         self._stopping = False
         self._reserved = 0  # slots promised to webhooks claiming their job at enqueue
+        self._unlogged: dict[str, StepRecord] = {}  # a job's last step, logged after `finish`
         self._idle = asyncio.Event()  # set while `run` is not inside a claim
         self._idle.set()
 
@@ -147,6 +148,8 @@ class Executor:
         recorded = True
         try:
             await self.store.finish(await self._execute(job, extra), owner=self.owner)
+            if (step := self._unlogged.pop(job.id, None)) is not None:
+                _log_step(job, step)
         except LeaseLost:
             recorded = self._lost(job, extra)
         except asyncio.CancelledError:
@@ -159,6 +162,7 @@ class Executor:
             job.finished_at = datetime.now(UTC).isoformat()
             recorded = await self._finish_quietly(job, extra)
         finally:
+            self._unlogged.pop(job.id, None)
             self.running.pop(job.id, None)
             self.metrics.running.set(len(self.running))
             self._wake.set()
@@ -190,14 +194,12 @@ class Executor:
 
         async def checkpoint(job: JobRecord, step: StepRecord) -> None:
             ends_job = step.id == last or (step.status == "failed" and step.id in fatal)
-            if not ends_job:
-                await self.store.checkpoint(job.id, step, owner=self.owner)
             self.metrics.step_seconds.labels(job.recipe).observe(step.duration_ms / 1000)
-            log.info(
-                "step finished",
-                extra={"job": job.id, "recipe": job.recipe, "step": step.id,
-                       "status": step.status, "duration_ms": step.duration_ms},
-            )
+            if ends_job:  # logged once `finish` has stored it: a logged step is a stored step
+                self._unlogged[job.id] = step
+                return
+            await self.store.checkpoint(job.id, step, owner=self.owner)
+            _log_step(job, step)
 
         return checkpoint
 
@@ -254,3 +256,11 @@ class Executor:
             future.cancel()
         self.waiters.clear()
         return len(left)
+
+
+def _log_step(job: JobRecord, step: StepRecord) -> None:
+    log.info(
+        "step finished",
+        extra={"job": job.id, "recipe": job.recipe, "step": step.id, "status": step.status,
+               "duration_ms": step.duration_ms},
+    )
