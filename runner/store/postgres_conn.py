@@ -5,17 +5,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
 from runner.errors import StoreError
+from runner.store.migration_files import migration_files
 from runner.store import postgres_queries as q
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _OPTIONS = ("schema", "pool_min", "pool_max")
 # What the driver raises when the server refuses or cannot be reached; others are bugs.
 DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -83,17 +82,7 @@ class Migration:
 
 def load_migrations() -> list[Migration]:
     """The numbered files of migrations/postgres/, in order."""
-    folder = resources.files("runner.store").joinpath("migrations", "postgres")
-    found: dict[int, Migration] = {}
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match is None:
-            continue
-        version = int(match.group(1))
-        if version in found:
-            raise StoreError(f"two PostgreSQL migrations are numbered {version:04d}")
-        found[version] = Migration(version, match.group(2), entry.read_text("utf-8"))
-    return [found[v] for v in sorted(found)]
+    return [Migration(version, name, sql) for version, name, sql in migration_files("postgres")]
 
 
 async def migrate(conn: Any, schema: str, migrations: Sequence[Migration]) -> list[int]:

@@ -13,17 +13,16 @@ import contextlib
 import functools
 import logging
 import queue
-import re
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from typing import Any, TypeVar
 
 from runner.errors import StoreError
+from runner.store.migration_files import migration_files
 from runner.store import sqlite_queries as q
 
 log = logging.getLogger(__name__)
@@ -33,7 +32,6 @@ Op = Callable[[sqlite3.Connection], T]
 
 MEMORY = ":memory:"
 SYNCHRONOUS = ("off", "normal", "full", "extra")
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
 @dataclass(frozen=True)
@@ -97,17 +95,9 @@ class Migration:
 
 def load_migrations() -> list[Migration]:
     """The numbered files of migrations/sqlite/, in order."""
-    folder = resources.files("runner.store").joinpath("migrations", "sqlite")
-    found: dict[int, Migration] = {}
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match is None:
-            continue
-        version = int(match.group(1))
-        if version in found:
-            raise StoreError(f"two SQLite migrations are numbered {version:04d}")
-        found[version] = Migration(version, match.group(2), split_sql(entry.read_text("utf-8")))
-    return [found[v] for v in sorted(found)]
+    return [
+        Migration(version, name, split_sql(sql)) for version, name, sql in migration_files("sqlite")
+    ]
 
 
 def split_sql(script: str) -> list[str]:
