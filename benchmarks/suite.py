@@ -189,7 +189,7 @@ def runner_serve(tmp: Path, name: str, respond: str, sink: str, workers: int, st
 
 def drain(tmp: Path, sink: str, store: str, timeout: float) -> dict[str, float]:
     """E: start a runner with workers on the store D filled; time until its queue is empty."""
-    proc = runner_serve(tmp, "E", "accepted", sink, 16, store)
+    proc = runner_serve(tmp, "E", "accepted", sink, 64, store)
     started = time.perf_counter()
     cpu0 = proc.cpu_seconds()
     depth = first = queue_depth(proc.url)
@@ -256,7 +256,7 @@ def build_systems(tmp: Path, sink: str, only: str, procs: dict[str, Proc]) -> di
         port = free_port()
         systems["B"] = start("B", [PY, str(HERE / "systems" / "bare_forward.py"), str(port), sink], f"http://127.0.0.1:{port}", 0)
     if "C" in only:
-        systems["C"] = runner_serve(tmp, "C", "sync", sink, 16, f"sqlite:///{tmp}/C.db")
+        systems["C"] = runner_serve(tmp, "C", "sync", sink, 64, f"sqlite:///{tmp}/C.db")
     if "D" in only or "E" in only:
         systems["D"] = runner_serve(tmp, "D", "accepted", sink, 0, f"sqlite:///{tmp}/D.db")
     procs.update(systems)

@@ -55,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default $RUNNER_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default $RUNNER_PORT or 8080)")
     serve.add_argument("--store", help=_STORE_HELP)
-    serve.add_argument("--workers", type=int, help="jobs running at once (default 16)")
+    serve.add_argument("--workers", type=int, help="jobs running at once (default 64; 0 runs none)")
     serve.add_argument("--reload", action="store_true", help="reload when document files change")
     serve.add_argument("--log-format", choices=("auto", "json", "text"))
     serve.set_defaults(module="serve")

@@ -22,7 +22,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     store: str = DEFAULT_STORE
-    workers: int = 16  # jobs running at once in this process; 0: accept and poll, run nothing
+    workers: int = 64  # jobs running at once in this process; 0: accept and poll, run nothing
     replica: str = field(default_factory=lambda: _default_replica())  # its name in a shared store
     lease: float = 30.0  # a replica that stops heartbeating loses its jobs and polls after this
     shutdown_grace: float = 30.0  # SIGTERM: how long running steps may take to finish
