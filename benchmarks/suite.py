@@ -163,9 +163,15 @@ class Figures:
 
     def summary(self) -> dict[str, float]:
         keys = ("rps", "p50_ms", "p99_ms", "cpu_ms_per_req", "errors")
-        result = {k: statistics.median(r[k] for r in self.rounds) for k in keys}
+        # A round whose latency line wrk printed in an unexpected form gives NaN: skip it.
+        result = {k: _median([r[k] for r in self.rounds]) for k in keys}
         result["peak_rss_mib"] = max(r["peak_rss_mib"] for r in self.rounds)
         return result
+
+
+def _median(values: list[float]) -> float:
+    known = [v for v in values if v == v]
+    return statistics.median(known) if known else float("nan")
 
 
 def measure(proc: Proc, path: str, args: argparse.Namespace) -> dict[str, float]:
