@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
-import textwrap
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -254,41 +252,3 @@ async def test_replicas_receiving_one_delivery_twice_start_one_job(url: str) -> 
         assert len({job_id for job_id, _ in results}) == 1
         assert sum(created for _, created in results) == 1
         assert await one.queue_depth() == 1
-
-
-CHILD = textwrap.dedent(
-    """
-    import asyncio, sys, uuid
-    from runner.engine.records import JobRecord, StepRecord
-    from runner.store import open_store
-
-    async def main() -> None:
-        store = open_store(sys.argv[1])
-        await store.open()
-        job = JobRecord(uuid.uuid4().hex, "hook", "queued", {"body": {"n": 1}}, "2024-01-01")
-        job_id, _ = await store.enqueue(job)
-        print(job_id, flush=True)  # the moment a webhook would be answered 202
-        await asyncio.sleep(30)
-
-    asyncio.run(main())
-    """
-)
-
-
-@needs_server
-async def test_an_enqueued_job_survives_sigkill_right_after_enqueue_returns(url: str) -> None:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, url, stdout=asyncio.subprocess.PIPE, env=env, cwd=REPO
-    )
-    assert child.stdout is not None
-    try:
-        line = await asyncio.wait_for(child.stdout.readline(), timeout=15)
-    finally:
-        child.kill()  # SIGKILL: no close, no atexit
-        await asyncio.wait_for(child.wait(), timeout=5)
-    job_id = line.decode().strip()
-    assert job_id, "the child printed no job id"
-    async with open_store(url) as store:
-        job = await store.get_job(job_id)
-        assert job is not None and job.event == {"body": {"n": 1}} and job.status == "queued"

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
-import sys
-import textwrap
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -188,44 +185,6 @@ async def test_memory_stores_are_private_and_complete(tmp_path: Path) -> None:
         assert await two.get_job(job.id) is None
         assert await one.ping() is True
     assert not list(tmp_path.iterdir())
-
-
-CHILD = textwrap.dedent(
-    """
-    import asyncio, sys, uuid
-    from runner.engine.records import JobRecord
-    from runner.store import open_store
-
-    async def main() -> None:
-        store = open_store(sys.argv[1])
-        await store.open()
-        job = JobRecord(uuid.uuid4().hex, "hook", "queued", {"body": {"n": 1}}, "2024-01-01")
-        job_id, _ = await store.enqueue(job)
-        print(job_id, flush=True)  # the moment a webhook would be answered 202
-        await asyncio.sleep(30)
-
-    asyncio.run(main())
-    """
-)
-
-
-async def test_an_enqueued_job_survives_sigkill_right_after_enqueue_returns(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path}/r.db"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    child = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", CHILD, url, stdout=asyncio.subprocess.PIPE, env=env, cwd=REPO
-    )
-    assert child.stdout is not None
-    try:
-        line = await asyncio.wait_for(child.stdout.readline(), timeout=15)
-    finally:
-        child.kill()  # SIGKILL: no close, no flush, no atexit
-        await asyncio.wait_for(child.wait(), timeout=5)
-    job_id = line.decode().strip()
-    assert job_id, "the child printed no job id"
-    async with open_store(url) as store:
-        job = await store.get_job(job_id)
-        assert job is not None and job.event == {"body": {"n": 1}} and job.status == "queued"
 
 
 async def test_an_idle_recipe_is_claimed_at_enqueue_in_one_commit(tmp_path: Path) -> None:
