@@ -78,10 +78,6 @@ class Exchange:
     failure: Failure | None = None  # why no response arrived: "timeout" or "connection"
     refused: bool = False  # the egress policy refused the request
 
-    @property
-    def responded(self) -> bool:
-        return self.status is not None
-
 
 @dataclass
 class ClientSettings:
