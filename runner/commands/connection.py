@@ -13,12 +13,11 @@ import sys
 from runner.commands.common import CommandError, exit_code, fail, load_project
 from runner.commands.output import print_step
 from runner.engine.records import StepRecord
-from runner.engine.runtime import build_runtime
+from runner.commands.runtime import command_runtime
 from runner.engine.steps import StepRunner
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Step
 from runner.redact import Redactor
-from runner.secrets import SecretSource
 
 
 def run(args: argparse.Namespace) -> int:
@@ -39,23 +38,14 @@ async def _test(project: Project, name: str, store: str | None = None) -> int:
             f"connection {name} has no test request; add for example "
             "`test: {method: GET, url: /me}` to it", 1,
         )
-    from runner.oauth.wiring import open_auth_factory
-
     redactor = Redactor()
-    secrets = SecretSource()
-    factory, close_auth = await open_auth_factory(store, secrets)
+    step = Step("test", None, None, conn.test, None, "fail", False)
     try:
-        runtime = build_runtime(project, secrets, redactor, auth_factory=factory)
+        async with command_runtime(project, store, redactor) as runtime:
+            record = await StepRunner(runtime, "test").run(step, runtime.context_base())
     except RunnerError as exc:
         sys.stderr.write(f"✗ connection {name}: {redactor.redact_text(str(exc))}\n")
-        await close_auth()
         return exit_code(exc)
-    try:
-        step = Step("test", None, None, conn.test, None, "fail", False)
-        record = await StepRunner(runtime, "test").run(step, runtime.context_base())
-    finally:
-        await runtime.close()
-        await close_auth()
     print_step(record)
     return _verdict(name, record)
 

@@ -20,12 +20,12 @@ from runner.commands.common import CommandError, exit_code, fail, load_project, 
 from runner.commands.output import print_job_end, print_job_start, print_request, print_step
 from runner.engine.job import new_job, now_iso, recipe_context, run_job
 from runner.engine.records import JobRecord, StepRecord
-from runner.engine.runtime import Runtime, build_runtime
+from runner.commands.runtime import command_runtime
+from runner.engine.runtime import Runtime
 from runner.engine.steps import dry_record, render_request
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Recipe
 from runner.redact import Redactor
-from runner.secrets import SecretSource
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,25 +97,13 @@ def poll_event(given: dict[str, Any]) -> dict[str, Any]:
 async def _run(
     project: Project, recipe: Recipe, event: dict[str, Any] | None, args: argparse.Namespace
 ) -> int:
-    from runner.oauth.wiring import open_auth_factory
-
     redactor = Redactor()
-    secrets = SecretSource()
-    factory, close_auth = await open_auth_factory(args.store, secrets)
     try:
-        runtime = build_runtime(project, secrets, redactor, auth_factory=factory)
+        async with command_runtime(project, args.store, redactor) as runtime:
+            jobs = await _jobs(runtime, recipe, event, args)
     except RunnerError as exc:
         sys.stderr.write(f"runner: {redactor.redact_text(str(exc))}\n")
-        await close_auth()
         return exit_code(exc)
-    try:
-        jobs = await _jobs(runtime, recipe, event, args)
-    except RunnerError as exc:
-        sys.stderr.write(f"runner: {redactor.redact_text(str(exc))}\n")
-        return 1
-    finally:
-        await runtime.close()
-        await close_auth()
     if args.format == "json":
         payload: Any = [job.to_json() for job in jobs]
         if recipe.poll is None or event is not None:

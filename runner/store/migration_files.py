@@ -23,3 +23,14 @@ def migration_files(backend: str) -> list[tuple[int, str, str]]:
             raise StoreError(f"two {backend} migrations are numbered {version:04d}")
         found[version] = (version, match.group(2), entry.read_text("utf-8"))
     return [found[v] for v in sorted(found)]
+
+
+def pending_versions(applied: set[int], versions: list[int]) -> list[int]:
+    """The versions still to apply, in order; refuses a store a newer runner has migrated."""
+    newest = max(versions, default=0)
+    if applied and max(applied) > newest:
+        raise StoreError(
+            f"the store's schema is version {max(applied)}, newer than this runner knows"
+            f" ({newest}): upgrade the runner"
+        )
+    return [v for v in versions if v not in applied]

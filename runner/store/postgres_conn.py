@@ -11,7 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg  # type: ignore[import-untyped]
 
 from runner.errors import StoreError
-from runner.store.migration_files import migration_files
+from runner.store.migration_files import migration_files, pending_versions
 from runner.store import postgres_queries as q
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -96,15 +96,10 @@ async def migrate(conn: Any, schema: str, migrations: Sequence[Migration]) -> li
         await conn.execute(f'CREATE SCHEMA "{schema}"')  # a checked name: see settings_from_url
     await conn.execute(q.CREATE_SCHEMA_MIGRATIONS)
     applied = {row["version"] for row in await conn.fetch(q.APPLIED_VERSIONS)}
-    newest = max((m.version for m in migrations), default=0)
-    if applied and max(applied) > newest:
-        raise StoreError(
-            f"the store's schema is version {max(applied)}, newer than this runner knows"
-            f" ({newest}): upgrade the runner"
-        )
+    todo = pending_versions(applied, [m.version for m in migrations])
     done: list[int] = []
     for migration in migrations:
-        if migration.version not in applied:
+        if migration.version in todo:
             await conn.execute(migration.sql)
             await conn.execute(q.RECORD_MIGRATION, migration.version, migration.name)
             done.append(migration.version)

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from runner.errors import StoreError
-from runner.store.migration_files import migration_files
+from runner.store.migration_files import migration_files, pending_versions
 from runner.store import sqlite_queries as q
 
 log = logging.getLogger(__name__)
@@ -120,15 +120,10 @@ def migrate(conn: sqlite3.Connection, migrations: list[Migration]) -> list[int]:
     """Applies the migrations not yet recorded (the caller holds the write transaction)."""
     conn.execute(q.CREATE_SCHEMA_MIGRATIONS)
     applied = {row[0] for row in conn.execute(q.APPLIED_VERSIONS)}
-    newest = max((m.version for m in migrations), default=0)
-    if applied and max(applied) > newest:
-        raise StoreError(
-            f"the store's schema is version {max(applied)}, newer than this runner knows"
-            f" ({newest}): upgrade the runner"
-        )
+    todo = pending_versions(applied, [m.version for m in migrations])
     done: list[int] = []
     for migration in migrations:
-        if migration.version in applied:
+        if migration.version not in todo:
             continue
         for statement in migration.statements:
             conn.execute(statement)
