@@ -6,12 +6,12 @@ become keys of the JSON line. A `RedactingFilter` on the handler hides every sec
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from runner.jsoncodec import dumps_loose
 from runner.redact import RedactingFilter, Redactor
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -41,7 +41,7 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = value
         if record.exc_info or record.exc_text:
             entry["exception"] = _traceback(self, record)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        return dumps_loose(entry)
 
 
 class TextFormatter(logging.Formatter):

@@ -14,6 +14,7 @@ from runner.daemon.app import create_app
 from runner.daemon.service import Daemon
 from runner.daemon.settings import Settings
 from runner.errors import DocumentError, RunnerError, StoreError
+from runner.eventloop import run_loop, running_loop_name
 from runner.logs import configure
 from runner.recipe.loader import PathNotFound
 
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     settings.paths = list(args.paths)
     try:
-        return asyncio.run(serve(settings))
+        return run_loop(serve(settings), settings.event_loop)
     except KeyboardInterrupt:
         return 0
 
@@ -66,7 +67,8 @@ async def serve(settings: Settings) -> int:
     stop = asyncio.Event()
     _install_signals(daemon, stop)
     log.info("listening", extra={"url": f"http://{settings.host}:{settings.port}",
-                                 "store": _without_password(settings.store)})
+                                 "store": _without_password(settings.store),
+                                 "event_loop": running_loop_name()})
     await stop.wait()
     log.info("stopping: draining running jobs", extra={"grace_s": settings.shutdown_grace})
     await daemon.stop()

@@ -12,6 +12,7 @@ from runner.durations import parse_duration
 DEFAULT_STORE = "sqlite:///runner.db"
 LOG_FORMATS = ("auto", "json", "text")
 LOG_LEVELS = ("debug", "info", "warning", "error")
+EVENT_LOOPS = ("uvloop", "asyncio")
 
 
 @dataclass
@@ -34,6 +35,7 @@ class Settings:
     reload: bool = False  # watch the document files and reload on change
     api_token: str | None = None  # enables /api/jobs when set
     demo: bool = True  # serve the /demo/ endpoints the bundled recipes use
+    event_loop: str = "uvloop"  # uvloop (faster; asyncio where uvloop is not installed) | asyncio
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **flags: object) -> Settings:
@@ -58,6 +60,7 @@ class Settings:
         s.reload = read("RUNNER_RELOAD", _flag, s.reload)
         s.api_token = env.get("RUNNER_API_TOKEN") or None
         s.demo = read("RUNNER_DEMO", _flag, s.demo)
+        s.event_loop = read("RUNNER_EVENT_LOOP", _choice(EVENT_LOOPS), s.event_loop)
         for name, value in flags.items():
             if value is not None:
                 setattr(s, name, value)

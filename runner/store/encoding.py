@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
 
 from runner.engine.records import JobRecord
+from runner.jsoncodec import dumps
 
 StepRow = tuple[str, str, str]  # job id, step id, the step record as JSON
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON; ASCII escapes keep NULs and lone surrogates (valid JSON) storable as text."""
-    return json.dumps(value, separators=(",", ":"))
 
 
 def step_rows(job: JobRecord) -> list[StepRow]:

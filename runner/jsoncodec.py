@@ -1,0 +1,35 @@
+"""JSON encoding on the hot path: store records and log lines.
+
+orjson encodes several times faster than the standard library and gives the same JSON for what
+these records hold (keys that are not plain `str`, such as multidict's header names, are written
+as text, as `json` does). It refuses a few values the standard library takes (integers past 64
+bits, lone surrogates): those fall back to `json`, so nothing that encoded before
+fails now. Parsing stays with `json.loads`, which keeps integers of any size exact (orjson reads
+them as floats).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+_OPTIONS = orjson.OPT_NON_STR_KEYS
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text. NaN and infinities become null (they are not JSON)."""
+    try:
+        return orjson.dumps(value, option=_OPTIONS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        # ASCII escapes keep lone surrogates and NULs storable as text.
+        return json.dumps(value, separators=(",", ":"))
+
+
+def dumps_loose(value: Any) -> str:
+    """Like `dumps`, but a value JSON cannot hold is written as its `str()` (log fields)."""
+    try:
+        return orjson.dumps(value, default=str, option=_OPTIONS).decode()
+    except TypeError:
+        return json.dumps(value, default=str, ensure_ascii=False)

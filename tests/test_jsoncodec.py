@@ -1,0 +1,39 @@
+"""The hot-path JSON encoder gives what the standard library would read back the same way."""
+
+import json
+
+from multidict import CIMultiDict, istr
+
+from runner.jsoncodec import dumps, dumps_loose
+
+
+def test_plain_values_encode_compactly_and_read_back() -> None:
+    value = {"id": 42, "name": "Ada", "tags": ["a", "é"], "nested": {"ok": True, "none": None}}
+    text = dumps(value)
+    assert " " not in text
+    assert json.loads(text) == value
+
+
+def test_header_names_from_multidict_are_written_as_text() -> None:
+    headers = CIMultiDict({istr("Content-Type"): "application/json"})
+    assert json.loads(dumps(dict(headers.items()))) == {"Content-Type": "application/json"}
+
+
+def test_values_orjson_refuses_fall_back_to_the_standard_library() -> None:
+    big = 2**70  # past 64 bits: kept exact, not turned into a float
+    assert json.loads(dumps({"id": big})) == {"id": big}
+    lone = "\ud800"  # a lone surrogate: valid in JSON as an escape, storable as ASCII text
+    text = dumps({"s": lone})
+    assert text.isascii() and json.loads(text) == {"s": lone}
+
+
+def test_not_a_number_is_written_as_null() -> None:
+    assert json.loads(dumps({"x": float("nan")})) == {"x": None}
+
+
+def test_log_fields_json_cannot_hold_are_written_as_text() -> None:
+    class Thing:
+        def __str__(self) -> str:
+            return "a thing"
+
+    assert json.loads(dumps_loose({"what": Thing(), "n": 2**70})) == {"what": "a thing", "n": 2**70}
