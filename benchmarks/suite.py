@@ -10,6 +10,12 @@ Systems (each a separate process pinned to CPU 0; the sink and the load generato
      (workers off, so the figure is acceptance alone)
   E  `runner serve` draining the backlog D left: jobs completed per second
 
+Reference systems, on by default (`--no-uvloop-baselines` leaves them out):
+  Au  system A on uvloop        Bu  system B on uvloop
+`runner serve` runs on uvloop by default (RUNNER_EVENT_LOOP); the targets are set against the
+plain A and B, and the ratios against Au and Bu are printed beside them, so that what the runner
+gains from its event loop can be told from what it gains from its own code.
+
 Rounds interleave the systems (A B C D, A B C D, ...) after a warm-up, so drift on a noisy
 machine hits all of them alike. Every figure: requests/s, p50/p99 latency, CPU ms per request
 (from the server process's own CPU time), peak RSS. Prints a table and writes
@@ -235,13 +241,15 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--only", default="ABCDE", help="systems to run, e.g. ABC")
+    parser.add_argument("--uvloop-baselines", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run A and B on uvloop (Au, Bu)")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="runner-bench-"))
     sink_port = free_port()
     sink_url = f"http://127.0.0.1:{sink_port}"
     procs: dict[str, Proc] = {"sink": start("sink", [PY, str(HERE / "systems" / "sink.py"), str(sink_port)], sink_url, 1)}
     try:
-        systems = build_systems(tmp, sink_url, args.only, procs)
+        systems = build_systems(tmp, sink_url, args.only, procs, args.uvloop_baselines)
         results = run_rounds(systems, args)
         if "E" in args.only and "D" in systems:
             systems["D"].stop()
@@ -253,14 +261,20 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def build_systems(tmp: Path, sink: str, only: str, procs: dict[str, Proc]) -> dict[str, Proc]:
+def build_systems(tmp: Path, sink: str, only: str, procs: dict[str, Proc],
+                  uvloop_baselines: bool) -> dict[str, Proc]:
     systems: dict[str, Proc] = {}
-    if "A" in only:
-        port = free_port()
-        systems["A"] = start("A", [PY, str(HERE / "systems" / "bare_ok.py"), str(port)], f"http://127.0.0.1:{port}", 0)
-    if "B" in only:
-        port = free_port()
-        systems["B"] = start("B", [PY, str(HERE / "systems" / "bare_forward.py"), str(port), sink], f"http://127.0.0.1:{port}", 0)
+    loops = ["", "uvloop"] if uvloop_baselines else [""]
+    for loop in loops:
+        suffix = "u" if loop else ""
+        if "A" in only:
+            port = free_port()
+            argv = [PY, str(HERE / "systems" / "bare_ok.py"), str(port), *([loop] if loop else [])]
+            systems["A" + suffix] = start("A" + suffix, argv, f"http://127.0.0.1:{port}", 0)
+        if "B" in only:
+            port = free_port()
+            argv = [PY, str(HERE / "systems" / "bare_forward.py"), str(port), sink, *([loop] if loop else [])]
+            systems["B" + suffix] = start("B" + suffix, argv, f"http://127.0.0.1:{port}", 0)
     if "C" in only:
         systems["C"] = runner_serve(tmp, "C", "sync", sink, 64, f"sqlite:///{tmp}/C.db")
     if "D" in only or "E" in only:
@@ -284,12 +298,13 @@ def run_rounds(systems: dict[str, Proc], args: argparse.Namespace) -> dict[str, 
 
 def report(results: dict[str, object], args: argparse.Namespace) -> None:
     names = {"A": "bare aiohttp, 200", "B": "bare aiohttp, render + POST to sink",
+             "Au": "bare aiohttp on uvloop, 200", "Bu": "bare aiohttp on uvloop, render + POST",
              "C": "runner serve, respond: sync", "D": "runner serve, accepted (202 after commit)",
              "E": "runner serve, drain backlog (jobs/s)"}
     print(f"\n{'system':45} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11} {'peak RSS MiB':>13}")
     for key, data in results.items():
         d = data  # type: ignore[assignment]
-        print(f"{key} {names[key]:43} {d['rps']:9.0f} {d.get('p50_ms', float('nan')):8.2f} "
+        print(f"{key:2} {names[key]:42} {d['rps']:9.0f} {d.get('p50_ms', float('nan')):8.2f} "
               f"{d.get('p99_ms', float('nan')):8.2f} {d['cpu_ms_per_req']:11.3f} {d['peak_rss_mib']:13.1f}")
     ratios = {}
     r = results
@@ -300,6 +315,13 @@ def report(results: dict[str, object], args: argparse.Namespace) -> None:
         ratios["D/A req/s (target >= 0.5)"] = r["D"]["rps"] / r["A"]["rps"]  # type: ignore[index]
     if "B" in r and "E" in r:
         ratios["E/B jobs/s (target >= 0.5)"] = r["E"]["rps"] / r["B"]["rps"]  # type: ignore[index]
+    if "Bu" in r and "C" in r:
+        ratios["C/Bu req/s (for reference)"] = r["C"]["rps"] / r["Bu"]["rps"]  # type: ignore[index]
+        ratios["C/Bu p99 (for reference)"] = r["C"]["p99_ms"] / r["Bu"]["p99_ms"]  # type: ignore[index]
+    if "Au" in r and "D" in r:
+        ratios["D/Au req/s (for reference)"] = r["D"]["rps"] / r["Au"]["rps"]  # type: ignore[index]
+    if "Bu" in r and "E" in r:
+        ratios["E/Bu jobs/s (for reference)"] = r["E"]["rps"] / r["Bu"]["rps"]  # type: ignore[index]
     for label, value in ratios.items():
         print(f"{label}: {value:.2f}")
     out = HERE / "results"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -25,6 +25,7 @@ from jinja2.exceptions import TemplateSyntaxError as JinjaSyntaxError
 from jinja2.exceptions import UndefinedError as JinjaUndefinedError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.utils import _PassArg
 
 from runner.errors import RunnerError, TemplateError, UndefinedError
 from runner.template_refs import Reference, find_references
@@ -238,10 +239,15 @@ class Template:
     references: tuple[Reference, ...] = ()
     _program: Any = field(default=None, compare=False, repr=False)
     _clocked: bool = field(default=False, compare=False, repr=False)
+    _lookup: _Lookup | None = field(default=None, compare=False, repr=False)
 
     def render(self, context: Mapping[str, Any]) -> Any:
         if self.is_constant:
             return self.source
+        if self._lookup is not None:
+            value = self._lookup.value(context)
+            if value is not _MISS:
+                return value
         return _render(self, context)
 
     def render_text(self, context: Mapping[str, Any]) -> str:
@@ -293,13 +299,77 @@ def _build(ast: nodes.Template, expression: nodes.Expr | None) -> Any:
         raise TemplateSyntaxError(f"template cannot be compiled ({type(exc).__name__})", 1) from exc
 
 
+_MISS: Any = object()  # the fast path could not decide: the full render runs (and explains)
+
+
+@dataclass(frozen=True)
+class _Lookup:
+    """A template that is only `{{ name.key[0].key | filter }}`: plain-data lookups and filters
+    without arguments, done directly instead of through a Jinja render (about 5x cheaper).
+
+    It takes only the certain path: the name is in the context, every step is a key of a `dict`
+    or an index inside a `list`, and the filters return. Anything else (a missing key, another
+    type, a filter that raises) gives `_MISS`, and the full render gives the value or the error,
+    so both paths always agree."""
+
+    name: str
+    keys: tuple[str | int, ...]
+    filters: tuple[Callable[[Any], Any], ...]
+
+    def value(self, context: Mapping[str, Any]) -> Any:
+        value = context.get(self.name, _MISS)
+        for key in self.keys:
+            kind = type(value)
+            if kind is dict:
+                value = value.get(key, _MISS)
+            elif kind is list and type(key) is int and -len(value) <= key < len(value):
+                value = value[key]
+            else:
+                return _MISS
+        if value is _MISS:
+            return _MISS
+        try:
+            for function in self.filters:
+                value = function(value)
+            return to_data(value, LIMITS.max_bytes)
+        except Exception:  # noqa: BLE001 -- the full render raises the proper error
+            return _MISS
+
+
+def _lookup_of(expression: nodes.Expr | None) -> _Lookup | None:
+    """The `_Lookup` for `expression`, or None when it is anything more than that."""
+    filters: list[Callable[[Any], Any]] = []
+    node = expression
+    while isinstance(node, nodes.Filter):
+        function = ENV.filters.get(node.name)
+        plain = not (node.args or node.kwargs or node.dyn_args or node.dyn_kwargs)
+        if function is None or not plain or _PassArg.from_obj(function) is not None:
+            return None
+        filters.insert(0, function)
+        node = node.node
+    keys: list[str | int] = []
+    while isinstance(node, (nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr):
+            keys.insert(0, node.attr)
+        elif isinstance(node.arg, nodes.Const) and type(node.arg.value) in (str, int):
+            keys.insert(0, node.arg.value)
+        else:
+            return None
+        node = node.node
+    if not isinstance(node, nodes.Name) or node.ctx != "load" or node.name in BUILTIN_NAMES:
+        return None
+    return _Lookup(node.name, tuple(keys), tuple(filters))
+
+
 @lru_cache(maxsize=8192)
 def _compile(source: str) -> Template:
     ast = _parse(source)
     refs = find_references(ast)
     clocked = any(True for _ in ast.find_all((nodes.For, nodes.Call, nodes.CallBlock)))
     expression = _single_expression(ast)
-    return Template(source, False, expression is not None, refs, _build(ast, expression), clocked)
+    lookup = _lookup_of(expression)
+    program = _build(ast, expression)
+    return Template(source, False, expression is not None, refs, program, clocked, lookup)
 
 
 def compile_template(source: str) -> Template:

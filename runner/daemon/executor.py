@@ -18,8 +18,8 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 
+from runner.clock import utc_now_iso
 from runner.daemon.active import Active
 from runner.engine.job import run_job
 from runner.engine.records import JobRecord, StepRecord
@@ -159,7 +159,7 @@ class Executor:
         except Exception as exc:  # the daemon never dies on one bad job
             log.exception("job crashed", extra=extra)
             job.status, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
-            job.finished_at = datetime.now(UTC).isoformat()
+            job.finished_at = utc_now_iso()
             recorded = await self._finish_quietly(job, extra)
         finally:
             self._unlogged.pop(job.id, None)
@@ -175,7 +175,7 @@ class Executor:
         recipe = active.project.recipes.get(job.recipe)
         if recipe is None:
             job.status, job.error = "failed", f"recipe {job.recipe} is no longer loaded"
-            job.finished_at = datetime.now(UTC).isoformat()
+            job.finished_at = utc_now_iso()
             return job
         log.debug("job started", extra={**extra, "resumed_steps": len(job.steps)})
         return await run_job(active.runtime, recipe, job, self._checkpointer(recipe))
@@ -194,7 +194,8 @@ class Executor:
 
         async def checkpoint(job: JobRecord, step: StepRecord) -> None:
             ends_job = step.id == last or (step.status == "failed" and step.id in fatal)
-            self.metrics.step_seconds.labels(job.recipe).observe(step.duration_ms / 1000)
+            seconds = self.metrics.child(self.metrics.step_seconds, job.recipe)
+            seconds.observe(step.duration_ms / 1000)
             if ends_job:  # logged once `finish` has stored it: a logged step is a stored step
                 self._unlogged[job.id] = step
                 return
@@ -214,9 +215,9 @@ class Executor:
         return True
 
     def _report(self, job: JobRecord, extra: dict[str, str]) -> None:
-        self.metrics.jobs.labels(job.recipe, job.status).inc()
+        self.metrics.child(self.metrics.jobs, job.recipe, job.status).inc()
         level = logging.INFO if job.status == "succeeded" else logging.WARNING
-        fields = {**extra, "status": job.status, "error": job.error}
+        fields = {**extra, "status": job.status, "error": job.error, "steps": len(job.steps)}
         log.log(level, f"job {job.status}", extra=fields)
         future = self.waiters.pop(job.id, None)
         if future is not None and not future.done():
@@ -259,7 +260,13 @@ class Executor:
 
 
 def _log_step(job: JobRecord, step: StepRecord) -> None:
-    log.info(
+    """A line per step: at debug level (the job's own line tells how it ended), at warning
+    level for a step that failed."""
+    level = logging.WARNING if step.status == "failed" else logging.DEBUG
+    if not log.isEnabledFor(level):
+        return
+    log.log(
+        level,
         "step finished",
         extra={"job": job.id, "recipe": job.recipe, "step": step.id, "status": step.status,
                "duration_ms": step.duration_ms},

@@ -11,16 +11,17 @@ import asyncio
 import json
 import logging
 import time
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from runner.clock import utc_now_iso
 from runner.daemon.active import Active, WebhookRoute
 from runner.daemon.http_errors import error_response
 from runner.engine.job import job_context, new_job
 from runner.errors import RunnerError, StoreError
+from runner.jsoncodec import dumps
 from runner.redact import SENSITIVE_HEADERS
 from runner.templating import render_tree
 from runner.triggers.verify import VerificationError, verify_request
@@ -41,7 +42,8 @@ class WebhookHandler:
         if route is None:
             return error_response(404, "unknown-webhook", f"no recipe serves /webhooks/{path}")
         response = await self._handle(request, route, active)
-        self.daemon.metrics.webhooks.labels(route.recipe.name, str(response.status)).inc()
+        metrics = self.daemon.metrics
+        metrics.child(metrics.webhooks, route.recipe.name, str(response.status)).inc()
         return response
 
     async def _handle(
@@ -95,13 +97,13 @@ class WebhookHandler:
             return error_response(503, "store-unavailable", message)
         if not created:
             executor.waiters.pop(job.id, None)
-            return web.json_response({"job_id": job_id, "status": "duplicate"}, status=200)
+            return _json({"job_id": job_id, "status": "duplicate"}, 200)
         if claimed:
             executor.start_claimed(job)
         else:
             executor.wake()
         if waiter is None:
-            return web.json_response({"job_id": job_id, "status": "queued"}, status=202)
+            return _json({"job_id": job_id, "status": "queued"}, 202)
         return await _sync_response(route, active, job_id, waiter, hook.spec.timeout)
 
 
@@ -161,7 +163,7 @@ def _event(request: web.Request, body: bytes) -> dict[str, Any]:
         "headers": headers,
         "query": dict(request.query),
         "method": request.method,
-        "received_at": datetime.now(UTC).isoformat(),
+        "received_at": utc_now_iso(),
     }
 
 
@@ -189,7 +191,7 @@ async def _sync_response(
     hook = route.recipe.webhook
     assert hook is not None
     if hook.response is None:
-        return web.json_response({"job_id": job_id, "status": job.status}, status=200)
+        return _json({"job_id": job_id, "status": job.status}, 200)
     try:
         rendered = render_tree(hook.response, job_context(active.runtime, route.recipe, job))
     except RunnerError as exc:
@@ -204,3 +206,8 @@ def _rendered_response(rendered: dict[str, Any]) -> web.Response:
     if isinstance(body, (dict, list)) or body is None:
         return web.json_response(body, status=status, headers=headers)
     return web.Response(text=str(body), status=status, headers=headers)
+
+
+def _json(data: dict[str, Any], status: int) -> web.Response:
+    """`web.json_response` with the hot path's encoder."""
+    return web.Response(text=dumps(data), status=status, content_type="application/json")

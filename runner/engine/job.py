@@ -13,9 +13,9 @@ from __future__ import annotations
 import itertools
 import secrets
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
+from runner.clock import utc_now_iso
 from runner.engine.messages import Headers
 from runner.engine.records import JobRecord, StepRecord
 from runner.engine.runtime import Runtime
@@ -39,7 +39,7 @@ def new_job_id() -> str:
 
 def now_iso() -> str:
     """Timestamps of records: UTC, ISO 8601, so they sort as text."""
-    return datetime.now(UTC).isoformat()
+    return utc_now_iso()
 
 
 def new_job(recipe: str, event: dict[str, Any], replay_of: str | None = None) -> JobRecord:

@@ -18,11 +18,11 @@ Decisions where the language is silent:
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 from multidict import CIMultiDict
 
+from runner.clock import utc_now_iso
 from runner.engine.messages import (
     Headers,
     encode_body,
@@ -128,7 +128,7 @@ class StepRunner:
 
     async def run(self, step: Step, context: dict[str, Any]) -> StepRecord:
         """The step's record; its `output` is what later templates see (not yet redacted)."""
-        started, clock = datetime.now(UTC).isoformat(), time.perf_counter()
+        started, clock = utc_now_iso(), time.perf_counter()
         record = StepRecord(step.id, "succeeded", started, 0.0)
         try:
             record.output = await self._run(step, context, record)

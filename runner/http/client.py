@@ -27,6 +27,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from runner import __version__
+from runner.clock import utc_now_iso
 from runner.engine.records import AttemptRecord
 from runner.errors import EgressError, RunnerError
 from runner.http.auth import Auth, StaticAuth
@@ -163,7 +164,7 @@ class ConnectionClient:
     async def _attempt(self, exchange: Exchange, waited: float) -> None:
         started = time.perf_counter()
         record = AttemptRecord(
-            started_at=datetime.now(UTC).isoformat(), duration_ms=0.0, waited_ms=waited * 1000
+            started_at=utc_now_iso(), duration_ms=0.0, waited_ms=waited * 1000
         )
         exchange.attempts.append(record)
         exchange.status, exchange.headers, exchange.body = None, None, b""
@@ -171,7 +172,7 @@ class ConnectionClient:
         exchange.redirects = []
         try:
             await self._follow(exchange)
-        except (RunnerError, asyncio.TimeoutError, aiohttp.ClientError, ValueError, OSError) as exc:
+        except (TimeoutError, RunnerError, aiohttp.ClientError, ValueError, OSError) as exc:
             self._no_answer(exchange, exc)
         record.duration_ms = round((time.perf_counter() - started) * 1000, 3)
         record.status, record.error = exchange.status, exchange.error

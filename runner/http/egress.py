@@ -25,6 +25,7 @@ proxy, which is the operator's own choice, and the proxy resolves the target out
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import ssl as ssl_module
@@ -158,7 +159,9 @@ def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def _ip_literal(host: str) -> IPAddress | None:
+    """The address `host` spells, if it is one (cached: every request of a step asks)."""
     try:
         return ipaddress.ip_address(host.strip("[]"))
     except ValueError:

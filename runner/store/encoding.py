@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from runner.clock import utc_now_iso
 from runner.engine.records import JobRecord
 from runner.jsoncodec import dumps
 
@@ -20,7 +21,7 @@ def job_name(job: JobRecord) -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).isoformat()
+    return utc_now_iso()
 
 
 def aware(moment: datetime) -> datetime:

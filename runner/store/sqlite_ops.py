@@ -44,26 +44,33 @@ def encode_new(job: JobRecord, dedup_key: str | None) -> NewJob:
 
 
 def insert_job(conn: sqlite3.Connection, new: NewJob) -> tuple[str, bool]:
+    job_id, seq = _insert(conn, new)
+    return job_id, seq is not None
+
+
+def _insert(conn: sqlite3.Connection, new: NewJob) -> tuple[str, int | None]:
+    """The job's id and its new `seq`; the id of the job already holding its dedup key and None
+    when there is one."""
     if new.dedup_key is not None:
         found = conn.execute(q.JOB_ID_BY_DEDUP, (new.recipe, new.dedup_key)).fetchone()
         if found is not None:
-            return str(found[0]), False
-    conn.execute(q.INSERT_JOB, new.row)
-    conn.executemany(q.INSERT_STEP_IF_NEW, new.steps)
-    return new.id, True
+            return str(found[0]), None
+    seq = conn.execute(q.INSERT_JOB, new.row).lastrowid  # `seq` is the table's rowid
+    if new.steps:
+        conn.executemany(q.INSERT_STEP_IF_NEW, new.steps)
+    return new.id, seq
 
 
 def insert_claimed(
     conn: sqlite3.Connection, new: NewJob, concurrency: int, marks: dict[str, Any]
 ) -> tuple[str, bool, bool]:
     """Inserts the job; marks it running when its recipe has a free slot and no queue."""
-    job_id, created = insert_job(conn, new)
-    if not created:
+    job_id, seq = _insert(conn, new)
+    if seq is None:
         return job_id, False, False
     running = conn.execute(q.RUNNING_OF_RECIPE, (new.recipe,)).fetchone()[0]
     if running >= concurrency:
         return job_id, True, False
-    seq = conn.execute(q.SEQ_OF_JOB, (new.id,)).fetchone()[0]
     ahead = conn.execute(q.QUEUED_OF_RECIPE_BEFORE, (new.recipe, seq)).fetchone()
     if ahead is not None:
         return job_id, True, False

@@ -91,7 +91,7 @@ async def test_kill_9_under_load_loses_no_acknowledged_webhook_and_repeats_no_fi
     sink.recorder.default = Reply(json={"ok": True}, delay=0.01)  # keeps steps in flight
     daemon = daemons(
         [write(tmp_path / "load.yaml", RECIPE, SINK=sink.url)],
-        env={"RUNNER_API_TOKEN": TOKEN},
+        env={"RUNNER_API_TOKEN": TOKEN, "RUNNER_LOG_LEVEL": "debug"},  # a line per step
         args=["--workers", str(WORKERS)],
     ).start()
     accepted: dict[int, str] = {}

@@ -1,5 +1,6 @@
 """Property tests: whatever text arrives, the loader and validator answer with diagnostics, never a crash."""
 
+import re
 import string
 
 from hypothesis import HealthCheck, given, settings
@@ -37,7 +38,8 @@ steps:
 def check(text: str) -> None:
     result = load_text(text, "f.yaml")
     diagnostics = result.diagnostics + lint(result)
-    lines = text.count("\n") + 1
+    # Lines as YAML (and editors) count them: a lone CR ends a line too.
+    lines = len(re.findall(r"\r\n|\r|\n|\x85|\u2028|\u2029", text)) + 1
     for d in diagnostics:
         assert isinstance(d, Diagnostic)
         assert d.location.file == "f.yaml"
@@ -46,6 +48,10 @@ def check(text: str) -> None:
     render(diagnostics, "text", result)
     render(diagnostics, "json", result)
     render(diagnostics, "github", result)
+
+
+def test_a_lone_carriage_return_counts_as_a_line_break() -> None:
+    check("\r\r0")  # found by the property test below: the document is on line 3
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

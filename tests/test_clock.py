@@ -1,0 +1,26 @@
+"""Record timestamps: the same text `datetime.isoformat` gives, microseconds always present."""
+
+import time
+from datetime import UTC, datetime
+
+from runner.clock import utc_now_iso
+
+
+def test_timestamps_parse_as_utc_and_match_the_clock() -> None:
+    before = datetime.now(UTC)
+    stamp = utc_now_iso()
+    after = datetime.now(UTC)
+    parsed = datetime.fromisoformat(stamp)
+    assert parsed.tzinfo is not None and parsed.utcoffset().total_seconds() == 0
+    assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= parsed <= after
+    assert len(stamp) == len("2026-11-28T14:35:42.076123+00:00")
+
+
+def test_timestamps_sort_as_text_across_second_boundaries() -> None:
+    stamps = []
+    deadline = time.monotonic() + 1.2  # spans at least one change of second
+    while time.monotonic() < deadline:
+        stamps.append(utc_now_iso())
+        time.sleep(0.01)
+    assert stamps == sorted(stamps)
+    assert len({s[:19] for s in stamps}) >= 2
