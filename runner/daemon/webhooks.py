@@ -176,14 +176,18 @@ def _dedup_key(template: Any, active: Active, recipe: Any, job: Any) -> str | No
 async def _sync_response(
     route: WebhookRoute, active: Active, job_id: str, waiter: asyncio.Future[Any], timeout: float
 ) -> web.Response:
+    # The waiter is this request's own future (the job runs in its task, which a cancelled wait
+    # leaves running), so it is awaited directly: no shield, no `wait_for` task per request.
     try:
-        job = await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        async with asyncio.timeout(timeout):
+            job = await waiter
     except TimeoutError:
         message = f"the job did not finish within {timeout:g}s; it goes on"
         return error_response(504, "job-timeout", message, job_id=job_id)
     except asyncio.CancelledError:
-        if not waiter.cancelled():
-            raise  # this request itself was cancelled
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # this request itself was cancelled, not the wait by a shutdown
         return error_response(503, "shutting-down", "the runner stopped before the job finished; "
                               "it resumes when the runner starts again", job_id=job_id)
     if job.status != "succeeded":

@@ -182,25 +182,32 @@ def read_exchange(
     A body that says it is JSON and is not fails the request too; the view keeps it as text.
     """
     request = exchange.request
-    where = f"{request.method} {show_url(str(exchange.sent_url or request.url))}"
     tries = len(exchange.attempts)
     after = f" (after {tries} attempts)" if tries > 1 else ""
+
+    def where() -> str:  # only a failure needs it: redacting the URL costs per call
+        return f"{request.method} {show_url(str(exchange.sent_url or request.url))}"
+
     if exchange.status is None:
-        return {}, f"{where} failed{after}: {exchange.error}"
+        return {}, f"{where()} failed{after}: {exchange.error}"
     status = exchange.status
     headers = Headers(list(exchange.headers.items()) if exchange.headers is not None else [])
     view: dict[str, Any] = {"status": status, "headers": headers, "ok": True}
-    answered = f"{where} answered {status} {exchange.reason}".rstrip()
-    start = body_start(exchange.body)
+    content_type = headers.get("Content-Type", "")
+    bad_body = None
     try:
-        view["body"] = parse_body(headers.get("Content-Type", ""), exchange.body)
+        view["body"] = parse_body(content_type, exchange.body)
     except BodyError as exc:
-        view["body"] = exchange.body.decode(_charset(headers.get("Content-Type", "")), "replace")
-        return view, f"{answered}, but {exc}; body starts with: {start}"
+        view["body"] = exchange.body.decode(_charset(content_type), "replace")
+        bad_body = str(exc)
+    if bad_body is None and not exchange.error and request.accepts(status):
+        return view, None
+    answered = f"{where()} answered {status} {exchange.reason}".rstrip()
+    start = body_start(exchange.body)
+    if bad_body is not None:
+        return view, f"{answered}, but {bad_body}; body starts with: {start}"
     if exchange.error:
         return view, f"{answered}{after}: {exchange.error}; body starts with: {start}"
-    if not request.accepts(status):
-        expect = request.expect
-        wanted = ", ".join(str(s) for s in sorted(expect)) if expect else "2xx"
-        return view, f"{answered} (expected {wanted}){after}; body starts with: {start}"
-    return view, None
+    expect = request.expect
+    wanted = ", ".join(str(s) for s in sorted(expect)) if expect else "2xx"
+    return view, f"{answered} (expected {wanted}){after}; body starts with: {start}"

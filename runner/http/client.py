@@ -15,6 +15,7 @@ connections (RFC 9112 allows it; here that is part of one attempt), and each red
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import ssl
 import time
@@ -252,7 +253,7 @@ class ConnectionClient:
             await self.settings.rate_limiter.acquire()
         exchange.final_url = url
         session = self._get_session()
-        timeout = aiohttp.ClientTimeout(total=self._timeout(exchange.request))
+        timeout = _client_timeout(self._timeout(exchange.request))
         async with session.request(
             exchange.request.method, url, params=params or None, headers=headers,
             data=exchange.request.data, allow_redirects=False, proxy=self.settings.proxy,
@@ -277,6 +278,12 @@ class ConnectionClient:
                 continue
             kept.add(name, value)
         return kept
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """One (immutable) timeout object per value rather than one per request."""
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 def _redirect_target(current: URL, location: str) -> URL:
