@@ -18,6 +18,9 @@ __all__ = ["MAX_RESPONSE_BYTES", "classify", "describe", "is_final", "read_limit
 
 async def read_limited(response: aiohttp.ClientResponse) -> bytes:
     """The whole body, refusing to hold more than MAX_RESPONSE_BYTES in memory."""
+    size = response.content_length
+    if size is not None and size <= MAX_RESPONSE_BYTES:
+        return await response.read()  # announced and allowed: one read, no chunk loop
     chunks: list[bytes] = []
     total = 0
     async for chunk in response.content.iter_chunked(65536):

@@ -44,38 +44,45 @@ def encode_new(job: JobRecord, dedup_key: str | None) -> NewJob:
 
 
 def insert_job(conn: sqlite3.Connection, new: NewJob) -> tuple[str, bool]:
-    job_id, seq = _insert(conn, new)
-    return job_id, seq is not None
-
-
-def _insert(conn: sqlite3.Connection, new: NewJob) -> tuple[str, int | None]:
-    """The job's id and its new `seq`; the id of the job already holding its dedup key and None
-    when there is one."""
-    if new.dedup_key is not None:
-        found = conn.execute(q.JOB_ID_BY_DEDUP, (new.recipe, new.dedup_key)).fetchone()
-        if found is not None:
-            return str(found[0]), None
-    seq = conn.execute(q.INSERT_JOB, new.row).lastrowid  # `seq` is the table's rowid
-    if new.steps:
-        conn.executemany(q.INSERT_STEP_IF_NEW, new.steps)
-    return new.id, seq
+    """Inserts a queued job; the id of the job already holding its dedup key instead."""
+    existing = _holder_of_dedup(conn, new)
+    if existing is not None:
+        return existing, False
+    conn.execute(q.INSERT_JOB, new.row)
+    _insert_steps(conn, new)
+    return new.id, True
 
 
 def insert_claimed(
     conn: sqlite3.Connection, new: NewJob, concurrency: int, marks: dict[str, Any]
 ) -> tuple[str, bool, bool]:
-    """Inserts the job; marks it running when its recipe has a free slot and no queue."""
-    job_id, seq = _insert(conn, new)
-    if seq is None:
-        return job_id, False, False
+    """Inserts the job running, in `marks["owner"]`'s name, when its recipe has a free slot and
+    no queue (a queued job of the recipe is older and goes first); else queued."""
+    existing = _holder_of_dedup(conn, new)
+    if existing is not None:
+        return existing, False, False
     running = conn.execute(q.RUNNING_OF_RECIPE, (new.recipe,)).fetchone()[0]
-    if running >= concurrency:
-        return job_id, True, False
-    ahead = conn.execute(q.QUEUED_OF_RECIPE_BEFORE, (new.recipe, seq)).fetchone()
-    if ahead is not None:
-        return job_id, True, False
-    conn.execute(q.MARK_RUNNING, {**marks, "seq": seq})
-    return job_id, True, True
+    if running >= concurrency or conn.execute(q.QUEUED_OF_RECIPE, (new.recipe,)).fetchone():
+        conn.execute(q.INSERT_JOB, new.row)
+        _insert_steps(conn, new)
+        return new.id, True, False
+    started_at = new.row[4] or marks["now"]  # `row` is INSERT_JOB's parameters, in its order
+    row = (*new.row[:4], started_at, *new.row[5:], marks["owner"], marks["lease_until"])
+    conn.execute(q.INSERT_RUNNING_JOB, row)
+    _insert_steps(conn, new)
+    return new.id, True, True
+
+
+def _holder_of_dedup(conn: sqlite3.Connection, new: NewJob) -> str | None:
+    if new.dedup_key is None:
+        return None
+    found = conn.execute(q.JOB_ID_BY_DEDUP, (new.recipe, new.dedup_key)).fetchone()
+    return None if found is None else str(found[0])
+
+
+def _insert_steps(conn: sqlite3.Connection, new: NewJob) -> None:
+    if new.steps:
+        conn.executemany(q.INSERT_STEP_IF_NEW, new.steps)
 
 
 def commit_poll(conn: sqlite3.Connection, state: tuple[str, str, str], new: list[NewJob]) -> None:

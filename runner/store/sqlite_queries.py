@@ -19,10 +19,15 @@ INSERT_JOB = """
 INSERT INTO jobs (id, recipe, status, event, created_at, started_at, finished_at, error,
                   replay_of, dedup_key)
 VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?, ?)"""
+# A webhook's job that starts at once (its recipe has a free slot and no queue): inserted
+# running, in this process's name, rather than inserted queued and then updated.
+INSERT_RUNNING_JOB = """
+INSERT INTO jobs (id, recipe, status, event, created_at, started_at, finished_at, error,
+                  replay_of, dedup_key, owner, lease_until)
+VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+QUEUED_OF_RECIPE = "SELECT 1 FROM jobs WHERE status = 'queued' AND recipe = ? LIMIT 1"
 JOB_ID_BY_DEDUP = "SELECT id FROM jobs WHERE recipe = ? AND dedup_key = ?"
 RUNNING_OF_RECIPE = "SELECT COUNT(*) FROM jobs WHERE status = 'running' AND recipe = ?"
-QUEUED_OF_RECIPE_BEFORE = """
-SELECT 1 FROM jobs WHERE status = 'queued' AND recipe = ? AND seq < ? LIMIT 1"""
 SELECT_JOB = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
 SEQ_OF_JOB = "SELECT seq FROM jobs WHERE id = ?"
 LIST_JOBS = f"""
