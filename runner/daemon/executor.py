@@ -76,8 +76,11 @@ class Executor:
         self.metrics.running.set(len(self.running))
 
     def wake(self) -> None:
-        """Something was enqueued: claim now rather than at the next idle check."""
-        self._wake.set()
+        """Something was enqueued: claim now rather than at the next idle check. With no slot
+        free there is nothing to claim it into (a finishing job wakes the pool anyway), so the
+        pool is left asleep: an accept-only replica takes thousands of webhooks a second."""
+        if len(self.running) + self._reserved < self.workers:
+            self._wake.set()
 
     def waiter(self, job_id: str) -> asyncio.Future[JobRecord]:
         """A future resolved with the job's final record when this process finishes it."""
@@ -115,7 +118,8 @@ class Executor:
                     self._idle.set()
             if claimed == 0 or claimed == free:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL if claimed == 0 else 0.05)
+                    async with asyncio.timeout(IDLE_POLL if claimed == 0 else 0.05):
+                        await self._wake.wait()
 
     async def _claim(self, free: int) -> int:
         active = self.active()

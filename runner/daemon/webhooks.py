@@ -161,7 +161,7 @@ def _event(request: web.Request, body: bytes) -> dict[str, Any]:
     return {
         "body": parsed,
         "headers": headers,
-        "query": dict(request.query),
+        "query": dict(request.query) if request.query_string else {},
         "method": request.method,
         "received_at": utc_now_iso(),
     }

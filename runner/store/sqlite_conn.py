@@ -157,8 +157,9 @@ class Writer:
     """The one thread that writes: runs submitted operations and commits them in groups.
 
     Group commit: the thread takes every operation waiting in its queue (at most `max_batch`),
-    runs each in its own savepoint -- one that fails is rolled back alone and its caller gets the
-    error -- and commits them all in one transaction. While a commit is being flushed to disk new
+    runs them in one transaction and commits them together. When one fails, that transaction is
+    rolled back and the batch runs again with each operation in its own savepoint, so the failed
+    one is undone alone and its caller gets the error. While a commit is being flushed to disk new
     operations queue up and join the next one, so under load commits grow far slower than writes,
     and a lone write is committed at once. A caller's future resolves only after the commit.
     """
