@@ -22,7 +22,7 @@ import functools
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -286,20 +286,22 @@ class SQLiteStore(Store):
         what = f"deleting the token of {connection}"
         await self._write(ops.rowcount(q.DELETE_TOKEN, (connection,)), what)
 
-    async def _write(self, op: Op[T], what: str, durable: bool = True) -> T:
+    def _write(self, op: Op[T], what: str, durable: bool = True) -> Awaitable[T]:
+        """`op` in the writer's next commit; await the result (plain functions, not coroutines,
+        so a write costs its caller one await, not three)."""
         if self._writer is None:
             raise StoreError(f"{what}: the store is not open")
-        return await self._writer.run(op, what, durable)
+        return self._writer.submit(op, what, durable)
 
-    async def _relaxed(self, op: Op[T], what: str) -> T:
+    def _relaxed(self, op: Op[T], what: str) -> Awaitable[T]:
         """A write whose loss in a power cut costs a repeat, never an event: job progress,
         leases, pruning. Accepted events and poll results always commit durably."""
-        return await self._write(op, what, durable=False)
+        return self._write(op, what, durable=False)
 
-    async def _read(self, op: Op[T], what: str) -> T:
+    def _read(self, op: Op[T], what: str) -> Awaitable[T]:
         if self._reader is None:  # an in-memory database has only the writer's connection
-            return await self._write(op, what)
-        return await self._reader.run(op, what)
+            return self._write(op, what)
+        return self._reader.run(op, what)
 
 
 def _epoch(text: str) -> float:

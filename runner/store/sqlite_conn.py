@@ -180,18 +180,21 @@ class Writer:
         await asyncio.wrap_future(self._ready)
         self._accepting = True
 
-    async def run(self, op: Op[T], what: str, durable: bool = True) -> T:
-        """Runs `op` in a write transaction and returns its result once that is committed.
+    def submit(self, op: Op[T], what: str, durable: bool = True) -> asyncio.Future[T]:
+        """Queues `op` for a write transaction; the future gives its result once committed.
 
-        `durable=False` lets a batch of only such writes commit with `synchronous=NORMAL`: still
-        safe from a process crash (WAL), and the next durable commit syncs it to disk anyway.
+        A plain function handing back the future, not a coroutine: every webhook goes through
+        here, and each coroutine level between a caller and the commit costs on every resume.
+        Call it from the event loop. `durable=False` lets a batch of only such writes commit
+        with `synchronous=NORMAL`: still safe from a process crash (WAL), and the next durable
+        commit syncs it to disk anyway.
         """
         if not self._accepting:
             raise StoreError(f"{what}: the store is not open")
-        self._loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = self._loop.create_future()
+        loop = self._loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
         self._queue.put(_Pending(op, what, future, durable))
-        return await future
+        return future
 
     async def stop(self) -> None:
         """Lets every operation already submitted commit, then closes the connection."""

@@ -28,7 +28,7 @@ def make_job(recipe: str = "r", **event: Any) -> JobRecord:
 async def writer_pragma(store: SQLiteStore, name: str) -> Any:
     """A pragma as the store's own write connection sees it."""
     assert store._writer is not None
-    return await store._writer.run(lambda c: c.execute(f"PRAGMA {name}").fetchone()[0], name)
+    return await store._writer.submit(lambda c: c.execute(f"PRAGMA {name}").fetchone()[0], name)
 
 
 def test_urls_name_relative_absolute_and_memory_databases(
