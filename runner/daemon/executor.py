@@ -21,15 +21,18 @@ from collections.abc import Awaitable, Callable
 
 from runner.clock import utc_now_iso
 from runner.daemon.active import Active
+from runner.daemon.outcomes import PendingOutcomes
 from runner.engine.job import run_job
 from runner.engine.records import JobRecord, StepRecord
+from runner.errors import StoreError
 from runner.metrics import Metrics
 from runner.recipe.compile import Recipe
-from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, LeaseLost, Store
+from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, JobMissing, LeaseLost, Store
 
 log = logging.getLogger(__name__)
 IDLE_POLL = 1.0  # seconds between store checks when nothing woke the pool
 FOLLOW_EVERY = 0.2  # seconds between store reads while a sync webhook waits on a shared store
+OUTCOME_RETRY_AT_STOP = 5.0  # seconds a stop waits for the store to take pending outcomes
 
 
 class Executor:
@@ -51,6 +54,7 @@ class Executor:
         self._unlogged: dict[str, StepRecord] = {}  # a job's last step, logged after `finish`
         self._idle = asyncio.Event()  # set while `run` is not inside a claim
         self._idle.set()
+        self.pending = PendingOutcomes(store, owner)  # outcomes the store refused for a while
 
     def reserve(self) -> bool:
         """A worker slot for a job the caller may claim at enqueue (see `start_claimed`)."""
@@ -151,9 +155,7 @@ class Executor:
         extra = {"job": job.id, "recipe": job.recipe}
         recorded = True
         try:
-            await self.store.finish(await self._execute(job, extra), owner=self.owner)
-            if (step := self._unlogged.pop(job.id, None)) is not None:
-                _log_step(job, step)
+            await self._store_outcome(await self._execute(job, extra))
         except LeaseLost:
             recorded = self._lost(job, extra)
         except asyncio.CancelledError:
@@ -172,6 +174,19 @@ class Executor:
             self._wake.set()
         if recorded:
             self._report(job, extra)
+
+    async def _store_outcome(self, job: JobRecord) -> None:
+        """`finish`; when the store fails for a while, the outcome waits in `pending` (the job
+        has run: its end is reported now and stored once the store answers)."""
+        try:
+            await self.store.finish(job, owner=self.owner)
+        except StoreError as exc:
+            if isinstance(exc, (LeaseLost, JobMissing)):
+                raise
+            self.pending.add(job, exc)
+            return
+        if (step := self._unlogged.pop(job.id, None)) is not None:
+            _log_step(job, step)
 
     async def _execute(self, job: JobRecord, extra: dict[str, str]) -> JobRecord:
         """Runs the job's remaining steps (checkpointing each) and returns its final record."""
@@ -203,7 +218,18 @@ class Executor:
             if ends_job:  # logged once `finish` has stored it: a logged step is a stored step
                 self._unlogged[job.id] = step
                 return
-            await self.store.checkpoint(job.id, step, owner=self.owner)
+            try:
+                await self.store.checkpoint(job.id, step, owner=self.owner)
+            except StoreError as exc:
+                if isinstance(exc, (LeaseLost, JobMissing)) or self.store.multi_process:
+                    raise  # a replica cut off from a shared store stops at once (docs/replicas.md)
+                # Alone on its store, this process is the only one that could run the job: the
+                # step stays in the job's record, `finish` stores the steps not yet stored, and
+                # the job goes on rather than fail for a store that is away for a while.
+                log.warning("could not checkpoint the step; the job goes on and stores it at "
+                            "its end", extra={"job": job.id, "recipe": job.recipe,
+                                             "step": step.id, "error": str(exc)})
+                return
             _log_step(job, step)
 
         return checkpoint
@@ -233,7 +259,9 @@ class Executor:
         while not self._stopping:
             await asyncio.sleep(every)
             try:
-                if self.running:
+                if self.pending:
+                    await self.pending.retry()
+                if self.running or self.pending:
                     await self.store.heartbeat(self.owner, self.lease)
                 if self.store.multi_process:
                     requeued = await self.store.recover_expired()
@@ -260,6 +288,13 @@ class Executor:
         for future in self.waiters.values():  # `respond: sync` requests answer now, not at timeout
             future.cancel()
         self.waiters.clear()
+        if self.pending:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.pending.retry(), OUTCOME_RETRY_AT_STOP)
+            if self.pending:
+                log.warning("some job outcomes could not be stored before stopping; those jobs "
+                            "resume at their first unrecorded step",
+                            extra={"jobs": len(self.pending)})
         return len(left)
 
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from runner.errors import StoreError
-from runner.store.base import LeaseLost, Store
+from runner.store.base import JobMissing, LeaseLost, Store
 
-__all__ = ["LeaseLost", "Store", "StoreError", "open_store"]
+__all__ = ["JobMissing", "LeaseLost", "Store", "StoreError", "open_store"]
 
 
 def _sqlite(url: str) -> Store:

@@ -51,6 +51,11 @@ class LeaseLost(StoreError):
     """
 
 
+class JobMissing(StoreError):
+    """A write for a job the store does not hold (never stored, or pruned meanwhile): trying
+    again cannot help, unlike a store that is unreachable for a while."""
+
+
 def check_lease(lease: float) -> float:
     """The lease in seconds, or ValueError: a lease must be a positive, finite number."""
     if not (isinstance(lease, int | float) and math.isfinite(lease) and lease > 0):

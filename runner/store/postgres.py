@@ -35,6 +35,7 @@ from runner.store.base import (
     DEFAULT_LEASE,
     DEFAULT_OWNER,
     FINISHED,
+    JobMissing,
     LeaseLost,
     Store,
     check_lease,
@@ -189,7 +190,7 @@ class PostgresStore(Store):
     async def _refusal(self, what: str, job_id: str, owner: str | None) -> StoreError:
         """Why a job's write found no row: an unknown job, or (fenced) a claim `owner` lost."""
         if owner is None or await self._call(what, "fetchval", q.SEQ_OF_JOB, job_id) is None:
-            return StoreError(f"job {job_id} is not in the store")
+            return JobMissing(f"job {job_id} is not in the store")
         return LeaseLost(f"job {job_id} is no longer running under the lease of {owner}")
 
     async def recover(self) -> int:

@@ -14,7 +14,7 @@ from typing import Any
 from runner.engine.records import JobRecord
 from runner.errors import StoreError
 from runner.store import sqlite_queries as q
-from runner.store.base import DEFAULT_CONCURRENCY, LeaseLost
+from runner.store.base import DEFAULT_CONCURRENCY, JobMissing, LeaseLost
 from runner.store.encoding import StepRow, dumps, job_name, step_rows
 from runner.store.sqlite_conn import Op
 
@@ -130,7 +130,7 @@ def fenced(conn: sqlite3.Connection, sql: str, params: dict[str, Any], job_id: s
 def refusal(conn: sqlite3.Connection, job_id: str, owner: str | None) -> StoreError:
     """Why a job's write found no row: an unknown job, or (fenced) a claim `owner` lost."""
     if owner is None or conn.execute(q.JOB_EXISTS, (job_id,)).fetchone() is None:
-        return StoreError(f"job {job_id} is not in the store")
+        return JobMissing(f"job {job_id} is not in the store")
     return LeaseLost(f"job {job_id} is no longer running under the lease of {owner}")
 
 
