@@ -3,6 +3,7 @@
 import sys
 
 from aiohttp import web
+from serving import serve
 
 
 async def handler(request: web.Request) -> web.Response:
@@ -14,15 +15,7 @@ def main() -> None:
     app = web.Application()
     app.router.add_post("/webhooks/{path:.+}", handler)
     app.router.add_get("/healthz", handler)
-    # `uvloop` as the last argument: the same handler on uvloop, the loop `runner serve` uses.
-    loop = None
-    if sys.argv[-1] == "uvloop":
-        import uvloop
-
-        loop = uvloop.new_event_loop()
-    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None,
-                loop=loop)
-
+    serve(app, int(sys.argv[1]))
 
 if __name__ == "__main__":
     main()
