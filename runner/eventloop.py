@@ -33,6 +33,6 @@ def run_loop(main: Coroutine[Any, Any, T], name: str = "uvloop") -> T:
 
 
 def running_loop_name() -> str:
-    """What `/metrics` and the start-up line report: `uvloop` or `asyncio`."""
+    """What the start-up line (`listening`) reports: `uvloop` or `asyncio`."""
     loop = asyncio.get_running_loop()
     return "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
