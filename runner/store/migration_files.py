@@ -11,7 +11,8 @@ _NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 
 def migration_files(backend: str) -> list[tuple[int, str, str]]:
-    """`(version, name, sql)` of every migration of `backend`; two files with one number are a bug."""
+    """`(version, name, sql)` of every migration of `backend` (two files with one number are
+    a bug)."""
     folder = resources.files("runner.store").joinpath("migrations", backend)
     found: dict[int, tuple[int, str, str]] = {}
     for entry in folder.iterdir():

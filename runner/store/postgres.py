@@ -11,8 +11,9 @@ read it (`sslmode=` and the like pass through). The store's own query options:
 
 Every call runs in its own transaction and has committed when it returns. Migrations (numbered
 files in migrations/postgres/, applied by `postgres_conn.migrate`) run under a transaction-level
-advisory lock, so replicas starting at once apply each exactly once. Claims are serialized by a second advisory lock (see
-`PostgresStore.claim`); token refreshes by a session-level one per connection. Both need
+advisory lock, so replicas starting at once apply each exactly once. Claims are serialized by
+a second advisory lock (see `PostgresStore.claim`); token refreshes by a session-level one per
+connection. Both need
 session-level connections: behind PgBouncer, use session pooling, not transaction pooling.
 """
 
@@ -361,7 +362,9 @@ def _offers(
 
 def _encode_new(job: JobRecord, dedup_key: str | None) -> tuple[_Row, list[_Row]]:
     if job.status != "queued":
-        raise ValueError(f"{job_name(job)}: only a queued job can be enqueued, not a {job.status} one")
+        raise ValueError(
+            f"{job_name(job)}: only a queued job can be enqueued, not a {job.status} one"
+        )
     row = (
         job.id, job.recipe, dumps(job.event), job.created_at, job.started_at,
         job.finished_at, job.error, job.replay_of, dedup_key,

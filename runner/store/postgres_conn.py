@@ -11,8 +11,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import asyncpg  # type: ignore[import-untyped]
 
 from runner.errors import StoreError
-from runner.store.migration_files import migration_files, pending_versions
 from runner.store import postgres_queries as q
+from runner.store.migration_files import migration_files, pending_versions
 
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _OPTIONS = ("schema", "pool_min", "pool_max")

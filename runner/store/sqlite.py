@@ -136,7 +136,8 @@ class SQLiteStore(Store):
 
     async def enqueue(self, job: JobRecord, dedup_key: str | None = None) -> tuple[str, bool]:
         new = ops.encode_new(job, dedup_key)
-        return await self._write(functools.partial(ops.insert_job, new=new), f"enqueuing {job_name(job)}")
+        op = functools.partial(ops.insert_job, new=new)
+        return await self._write(op, f"enqueuing {job_name(job)}")
 
     async def enqueue_claimed(
         self,
@@ -205,7 +206,8 @@ class SQLiteStore(Store):
 
     async def heartbeat(self, owner: str, lease: float) -> None:
         values = (time.time() + check_lease(lease), owner)
-        await self._relaxed(ops.rowcount(q.EXTEND_LEASES, values), f"extending the leases of {owner}")
+        what = f"extending the leases of {owner}"
+        await self._relaxed(ops.rowcount(q.EXTEND_LEASES, values), what)
 
     async def recover_expired(self) -> int:
         what = "requeuing jobs whose lease expired"
@@ -280,7 +282,8 @@ class SQLiteStore(Store):
 
     async def put_token(self, connection: str, blob: bytes) -> None:
         values = (connection, bytes(blob), now_iso())
-        await self._write(ops.rowcount(q.UPSERT_TOKEN, values), f"storing the token of {connection}")
+        what = f"storing the token of {connection}"
+        await self._write(ops.rowcount(q.UPSERT_TOKEN, values), what)
 
     async def delete_token(self, connection: str) -> None:
         what = f"deleting the token of {connection}"

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from runner.errors import StoreError
-from runner.store.migration_files import migration_files, pending_versions
 from runner.store import sqlite_queries as q
+from runner.store.migration_files import migration_files, pending_versions
 
 log = logging.getLogger(__name__)
 

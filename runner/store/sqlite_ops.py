@@ -35,7 +35,9 @@ class NewJob:
 
 def encode_new(job: JobRecord, dedup_key: str | None) -> NewJob:
     if job.status != "queued":
-        raise ValueError(f"{job_name(job)}: only a queued job can be enqueued, not a {job.status} one")
+        raise ValueError(
+            f"{job_name(job)}: only a queued job can be enqueued, not a {job.status} one"
+        )
     row = (
         job.id, job.recipe, dumps(job.event), job.created_at, job.started_at,
         job.finished_at, job.error, job.replay_of, dedup_key,
