@@ -100,3 +100,9 @@ class SecretError(RunnerError):
 
 class StoreError(RunnerError):
     """The job store failed."""
+
+
+class StoreUnavailable(StoreError):
+    """The store could not be reached or written for now (a lost connection, a lock held by
+    another process, a full disk): the same write may well succeed later, unlike a write the
+    store refuses for what it holds."""

@@ -24,10 +24,10 @@ from runner.daemon.active import Active
 from runner.daemon.outcomes import PendingOutcomes
 from runner.engine.job import run_job
 from runner.engine.records import JobRecord, StepRecord
-from runner.errors import StoreError
+from runner.errors import StoreUnavailable
 from runner.metrics import Metrics
 from runner.recipe.compile import Recipe
-from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, JobMissing, LeaseLost, Store
+from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, LeaseLost, Store
 
 log = logging.getLogger(__name__)
 IDLE_POLL = 1.0  # seconds between store checks when nothing woke the pool
@@ -176,13 +176,12 @@ class Executor:
             self._report(job, extra)
 
     async def _store_outcome(self, job: JobRecord) -> None:
-        """`finish`; when the store fails for a while, the outcome waits in `pending` (the job
-        has run: its end is reported now and stored once the store answers)."""
+        """`finish`; when the store is unavailable for a while, the outcome waits in `pending`
+        (the job has run: its end is reported now and stored once the store answers). A write
+        the store refuses for what it holds is not retried: the job counts as crashed."""
         try:
             await self.store.finish(job, owner=self.owner)
-        except StoreError as exc:
-            if isinstance(exc, (LeaseLost, JobMissing)):
-                raise
+        except StoreUnavailable as exc:
             self.pending.add(job, exc)
             return
         if (step := self._unlogged.pop(job.id, None)) is not None:
@@ -220,8 +219,8 @@ class Executor:
                 return
             try:
                 await self.store.checkpoint(job.id, step, owner=self.owner)
-            except StoreError as exc:
-                if isinstance(exc, (LeaseLost, JobMissing)) or self.store.multi_process:
+            except StoreUnavailable as exc:
+                if self.store.multi_process:
                     raise  # a replica cut off from a shared store stops at once (docs/replicas.md)
                 # Alone on its store, this process is the only one that could run the job: the
                 # step stays in the job's record, `finish` stores the steps not yet stored, and

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 
 from runner.engine.records import JobRecord
-from runner.errors import StoreError
-from runner.store.base import JobMissing, LeaseLost, Store
+from runner.errors import StoreError, StoreUnavailable
+from runner.store.base import LeaseLost, Store
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class PendingOutcomes:
     def __len__(self) -> int:
         return len(self._jobs)
 
-    def add(self, job: JobRecord, error: StoreError) -> None:
+    def add(self, job: JobRecord, error: StoreUnavailable) -> None:
         self._jobs[job.id] = job
         log.warning(
             "could not store the job's outcome; it is written as soon as the store answers",
@@ -49,10 +49,10 @@ class PendingOutcomes:
             except LeaseLost:
                 log.warning("the job's lease expired before its outcome could be stored; "
                             "another replica runs it", extra=extra)
-            except JobMissing as exc:
-                log.error(f"the job's outcome cannot be stored: {exc}", extra=extra)
-            except StoreError:
+            except StoreUnavailable:
                 return stored
+            except StoreError as exc:  # refused for what it holds: trying again cannot help
+                log.error(f"the job's outcome cannot be stored: {exc}", extra=extra)
             else:
                 stored += 1
                 log.info("job outcome stored", extra={**extra, "status": job.status})

@@ -45,6 +45,7 @@ from runner.store.encoding import aware, dumps, job_name, now_iso, step_rows
 from runner.store.postgres_conn import (
     DB_ERRORS,
     PostgresSettings,
+    db_error,
     keep_session,
     load_migrations,
     migrate,
@@ -87,7 +88,7 @@ class PostgresStore(Store):
                 reset=keep_session,
             )
         except DB_ERRORS as exc:
-            raise StoreError(f"opening {target}: {exc}") from exc
+            raise db_error(f"opening {target}", exc) from exc
         try:
             async with self._transaction(f"migrating {target}") as conn:
                 await migrate(conn, self.settings.schema, load_migrations())
@@ -285,7 +286,7 @@ class PostgresStore(Store):
             try:
                 conn = await pool.acquire()
             except DB_ERRORS as exc:
-                raise StoreError(f"{what}: {exc}") from exc
+                raise db_error(what, exc) from exc
             key = (q.TOKEN_LOCKS, f"{self.settings.schema}/{connection}")
             try:
                 try:
@@ -293,7 +294,7 @@ class PostgresStore(Store):
                 except BaseException as exc:
                     conn.terminate()  # the lock may have been granted: never pool it locked
                     if isinstance(exc, DB_ERRORS):
-                        raise StoreError(f"{what}: {exc}") from exc
+                        raise db_error(what, exc) from exc
                     raise
                 try:
                     yield
@@ -331,7 +332,7 @@ class PostgresStore(Store):
         try:
             return await getattr(pool, method)(sql, *args)
         except DB_ERRORS as exc:
-            raise StoreError(f"{what}: {exc}") from exc
+            raise db_error(what, exc) from exc
 
     @contextlib.asynccontextmanager
     async def _transaction(self, what: str) -> AsyncIterator[Any]:
@@ -341,7 +342,7 @@ class PostgresStore(Store):
             async with pool.acquire() as conn, conn.transaction():
                 yield conn
         except DB_ERRORS as exc:
-            raise StoreError(f"{what}: {exc}") from exc
+            raise db_error(what, exc) from exc
 
 
 def _offers(

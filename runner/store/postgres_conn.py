@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg  # type: ignore[import-untyped]
 
-from runner.errors import StoreError
+from runner.errors import StoreError, StoreUnavailable
 from runner.store import postgres_queries as q
 from runner.store.migration_files import migration_files, pending_versions
 
@@ -18,6 +18,20 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _OPTIONS = ("schema", "pool_min", "pool_max")
 # What the driver raises when the server refuses or cannot be reached; others are bugs.
 DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+# Errors of a database that is away or overloaded for now, not of the statement or the data:
+# connection failures, shutdowns and cancels, full disks and too many clients, serialization
+# failures and deadlocks, a read-only standby.
+_UNAVAILABLE = (
+    asyncpg.PostgresConnectionError, asyncpg.exceptions.OperatorInterventionError,
+    asyncpg.exceptions.InsufficientResourcesError, asyncpg.exceptions.TransactionRollbackError,
+    asyncpg.exceptions.ReadOnlySQLTransactionError, asyncpg.InterfaceError, OSError, TimeoutError,
+)
+
+
+def db_error(what: str, exc: BaseException) -> StoreError:
+    """The StoreError for a driver error: `StoreUnavailable` when trying again may succeed."""
+    kind = StoreUnavailable if isinstance(exc, _UNAVAILABLE) else StoreError
+    return kind(f"{what}: {exc}")
 
 
 @dataclass(frozen=True)

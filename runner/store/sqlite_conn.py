@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from runner.errors import StoreError
+from runner.errors import StoreError, StoreUnavailable
 from runner.store import sqlite_queries as q
 from runner.store.migration_files import migration_files, pending_versions
 
@@ -134,9 +134,11 @@ def migrate(conn: sqlite3.Connection, migrations: list[Migration]) -> list[int]:
 
 
 def store_error(what: str, exc: BaseException) -> BaseException:
-    """SQLite's errors become StoreErrors that say what was being done; others pass as they are."""
+    """SQLite's errors become StoreErrors that say what was being done; others pass as they are.
+    OperationalError (locked, busy, disk full, I/O error) is `StoreUnavailable`."""
     if isinstance(exc, sqlite3.Error):
-        error = StoreError(f"{what}: {exc}")
+        kind = StoreUnavailable if isinstance(exc, sqlite3.OperationalError) else StoreError
+        error = kind(f"{what}: {exc}")
         error.__cause__ = exc
         return error
     return exc
