@@ -162,6 +162,9 @@ class Executor:
             log.warning("job interrupted by shutdown; it resumes at its first unfinished step",
                         extra=extra)
             raise
+        except StoreUnavailable as exc:  # a checkpoint on a shared store (see `_checkpointer`)
+            self.pending.release(job, exc)  # no outcome: whoever resumes the job reports it
+            recorded = False
         except Exception as exc:  # the daemon never dies on one bad job
             log.exception("job crashed", extra=extra)
             job.status, job.error = "failed", f"internal error: {type(exc).__name__}: {exc}"
@@ -221,7 +224,9 @@ class Executor:
                 await self.store.checkpoint(job.id, step, owner=self.owner)
             except StoreUnavailable as exc:
                 if self.store.multi_process:
-                    raise  # a replica cut off from a shared store stops at once (docs/replicas.md)
+                    # Cut off from a shared store: stop at once, as docs/replicas.md promises,
+                    # and let `pending` requeue the job when the store answers.
+                    raise
                 # Alone on its store, this process is the only one that could run the job: the
                 # step stays in the job's record, `finish` stores the steps not yet stored, and
                 # the job goes on rather than fail for a store that is away for a while.

@@ -199,6 +199,16 @@ class Store(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def release_job(self, job_id: str, owner: str) -> bool:
+        """Requeues one job `owner` is running, as `release_jobs` does; False when the job is
+        not running under `owner`'s lease (any more).
+
+        For a replica that had to stop one job (the store was unavailable mid-job): the job
+        resumes at its first unrecorded step instead of staying `running` under a lease the
+        replica's heartbeat would renew until it stops.
+        """
+
+    @abc.abstractmethod
     async def heartbeat(self, owner: str, lease: float) -> None:
         """Extends the lease of every job `owner` is running to `lease` seconds from now.
 

@@ -202,6 +202,10 @@ class PostgresStore(Store):
         what = f"requeuing the jobs of {owner}"
         return int(await self._call(what, "fetchval", q.REQUEUE_OWNED, owner))
 
+    async def release_job(self, job_id: str, owner: str) -> bool:
+        what = f"requeuing job {job_id} of {owner}"
+        return await self._call(what, "fetchval", q.REQUEUE_OWNED_JOB, owner, job_id) is not None
+
     async def heartbeat(self, owner: str, lease: float) -> None:
         what = f"extending the leases of {owner}"
         await self._call(what, "execute", q.EXTEND_LEASES, owner, check_lease(lease))

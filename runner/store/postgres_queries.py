@@ -103,6 +103,9 @@ WITH requeued AS (
     UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL
     WHERE status = 'running' AND owner = $1 RETURNING 1
 ) SELECT count(*) FROM requeued"""
+REQUEUE_OWNED_JOB = """
+UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL
+WHERE status = 'running' AND owner = $1 AND id = $2 RETURNING 1"""
 REQUEUE_EXPIRED = """
 WITH requeued AS (
     UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL

@@ -204,6 +204,10 @@ class SQLiteStore(Store):
         what = f"requeuing the jobs of {owner}"
         return await self._relaxed(ops.rowcount(q.REQUEUE_OWNED, (owner,)), what)
 
+    async def release_job(self, job_id: str, owner: str) -> bool:
+        what = f"requeuing job {job_id} of {owner}"
+        return bool(await self._relaxed(ops.rowcount(q.REQUEUE_OWNED_JOB, (owner, job_id)), what))
+
     async def heartbeat(self, owner: str, lease: float) -> None:
         values = (time.time() + check_lease(lease), owner)
         what = f"extending the leases of {owner}"

@@ -70,6 +70,7 @@ UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL WHERE status
 REQUEUE_OWNED = """
 UPDATE jobs SET status = 'queued', owner = NULL, lease_until = NULL
 WHERE status = 'running' AND owner = ?"""
+REQUEUE_OWNED_JOB = REQUEUE_OWNED + " AND id = ?"
 
 # -- leases (times are unix seconds) ----------------------------------------------------------
 EXTEND_LEASES = "UPDATE jobs SET lease_until = ? WHERE status = 'running' AND owner = ?"

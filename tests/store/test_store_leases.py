@@ -173,3 +173,19 @@ async def test_release_jobs_requeues_the_owners_jobs_in_their_place(store: Store
     assert resumed.started_at == leaving.started_at
     await store.heartbeat("leaving", 60)  # holds nothing any more
     assert await store.release_jobs("staying") == 1
+
+
+async def test_release_job_requeues_one_job_of_its_owner_only(store: Store) -> None:
+    first, second = make_job("a"), make_job("b")
+    await enqueue_all(store, first, second)
+    claimed = await store.claim(10, {}, {}, owner="me")
+    assert ids(claimed) == [first.id, second.id]
+    await store.checkpoint(first.id, make_step("one", {"id": 1}), owner="me")
+    assert await store.release_job(first.id, "someone-else") is False
+    assert await store.release_job(first.id, "me") is True
+    assert await store.release_job(first.id, "me") is False  # queued now: no longer mine
+    assert (await store.get_job(second.id)).status == "running"  # type: ignore[union-attr]
+    (resumed,) = await store.claim(10, {}, {}, owner="heir")
+    assert resumed.id == first.id and resumed.steps == [make_step("one", {"id": 1})]
+    with pytest.raises(LeaseLost):
+        await store.finish(finished(resumed), owner="me")
