@@ -19,6 +19,7 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 
 from tests.daemon.conftest import DaemonProcess, Sink
+from tests.replicas.outage import Partition
 
 POSTGRES = os.environ.get("RUNNER_TEST_POSTGRES")
 LEASE = 2.0  # seconds: RUNNER_LEASE of every replica, so a dead one's work moves on quickly
@@ -129,3 +130,14 @@ def sink() -> Iterator[Sink]:
     server = Sink()
     yield server
     server.close()
+
+
+@pytest.fixture
+def partition(shared: Shared) -> Iterator[Partition]:
+    """A forwarder to the test database that the test can cut; replicas reach the database
+    through it at `through(shared.url, partition.port)`."""
+    assert POSTGRES is not None
+    parts = urlsplit(POSTGRES)
+    forwarder = Partition(parts.hostname or "127.0.0.1", parts.port or 5432)
+    yield forwarder
+    forwarder.close()

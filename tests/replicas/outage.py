@@ -1,71 +1,79 @@
-"""A TCP proxy in front of PostgreSQL that a test can cut: a network partition on demand.
+"""A TCP forwarder in front of PostgreSQL that a test can cut: a network partition on demand.
 
-While cut, every connection through it is aborted and new ones are closed at once, so a replica
-using it sees its database vanish (its writes fail) and come back when the proxy is restored.
+It runs in a thread of its own, so a test may block (waiting for a process, say) while the
+replicas' traffic still flows. `cut()` aborts every connection through it and stops listening;
+`reopen()` listens again on the same port.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from urllib.parse import urlsplit, urlunsplit
+import threading
+from urllib.parse import urlsplit
+
+from tests.daemon.conftest import free_port
 
 
 class Partition:
-    """Forwards 127.0.0.1:<port> to the database of `url`; `cut()` and `restore()` the link."""
+    """A TCP forwarder on 127.0.0.1 to a target address; `cut()` and `reopen()` it."""
 
-    def __init__(self, url: str) -> None:
-        parts = urlsplit(url)
-        self._url = parts
-        self._target = (parts.hostname or "127.0.0.1", parts.port or 5432)
-        self._links: set[asyncio.StreamWriter] = set()
-        self._server: asyncio.Server | None = None
-        self.down = False
-        self.port = 0
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.port = free_port()
+        self.links: set[asyncio.StreamWriter] = set()
+        self.server: asyncio.Server | None = None
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="partition", daemon=True)
+        self.thread.start()
+        self.reopen()
 
-    async def start(self) -> Partition:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
+    def _run(self, coroutine: object) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)  # type: ignore[arg-type]
 
-    def url(self, url: str) -> str:
-        """`url` (the test database's, with its options) going through this proxy."""
-        parts = urlsplit(url)
-        user = f"{parts.username}@" if parts.username else ""
-        return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{self.port}"))
+    def reopen(self) -> None:
+        async def listen() -> None:
+            self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
+
+        self._run(listen())
 
     def cut(self) -> None:
-        self.down = True
-        for writer in list(self._links):
-            writer.transport.abort()
-        self._links.clear()
+        async def close() -> None:
+            assert self.server is not None
+            self.server.close()
+            for writer in list(self.links):
+                writer.transport.abort()
+            self.links.clear()
 
-    def restore(self) -> None:
-        self.down = False
+        self._run(close())
 
-    async def close(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.down:
-            writer.transport.abort()
-            return
+    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_connection(*self._target)
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
             return
-        self._links.update((writer, up_writer))
+        self.links.update((writer, up_writer))
         await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-        self._links.difference_update((writer, up_writer))
+
+    def close(self) -> None:
+        self.cut()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=5)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError, asyncio.IncompleteReadError):
-        while data := await reader.read(65536):
-            writer.write(data)
+    with contextlib.suppress(OSError, ConnectionError):
+        while chunk := await reader.read(65536):
+            writer.write(chunk)
             await writer.drain()
     writer.transport.abort()
+
+
+def through(url: str, port: int) -> str:
+    """`url` with its host and port replaced by 127.0.0.1:`port` (credentials kept)."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
+    return parts._replace(netloc=netloc).geturl()
+

@@ -5,7 +5,7 @@ to run out), and then finishes once with every step recorded; nothing is reporte
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -14,7 +14,7 @@ import pytest
 from tests.daemon.conftest import until, write
 from tests.daemon.gate import Gate
 from tests.replicas.conftest import Replica, Shared
-from tests.replicas.outage import Partition
+from tests.replicas.outage import Partition, through
 from tests.replicas.test_replicas_handover import CONNECTION, TWO_STEPS, messages, post
 
 Replicas = Callable[..., Replica]
@@ -29,13 +29,6 @@ def gate() -> Iterator[Gate]:
     server.close()
 
 
-@pytest.fixture
-async def partition(shared: Shared) -> AsyncIterator[Partition]:
-    proxy = await Partition(shared.url).start()
-    yield proxy
-    await proxy.close()
-
-
 async def test_a_job_of_a_replica_cut_off_mid_step_is_requeued_and_finished_once(
     tmp_path: Path, gate: Gate, shared: Shared, partition: Partition, replicas: Replicas
 ) -> None:
@@ -43,7 +36,7 @@ async def test_a_job_of_a_replica_cut_off_mid_step_is_requeued_and_finished_once
     documents = [connection, write(tmp_path / "work.yaml", TWO_STEPS, RESPOND="accepted")]
     # A lease longer than the outage: only the release can requeue the job this soon.
     replica = replicas(documents, "cut", 2, {"RUNNER_LEASE": "6s"})
-    replica.store = partition.url(shared.url)
+    replica.store = through(shared.url, partition.port)
     replica.start_quietly()
     await asyncio.to_thread(replica.wait_ready)
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as client:
@@ -55,7 +48,7 @@ async def test_a_job_of_a_replica_cut_off_mid_step_is_requeued_and_finished_once
     gate.open()  # the step returns while the database is out of reach: its checkpoint fails
     await until(lambda: STOPPED in messages(replica, job_id), 15, "the job to stop")
     assert gate.keys("/second") == []  # stopped at the failed write
-    partition.restore()
+    partition.reopen()
 
     async def finished() -> bool:
         return await shared.value("SELECT status FROM jobs WHERE id = $1", job_id) == "succeeded"
@@ -69,5 +62,4 @@ async def test_a_job_of_a_replica_cut_off_mid_step_is_requeued_and_finished_once
     seen = messages(replica, job_id)
     assert "job requeued" in seen and "job succeeded" in seen
     assert "job crashed" not in seen and "job failed" not in seen
-    # In a thread: the proxy runs on this test's event loop, and the replica's stop goes through it.
-    assert await asyncio.to_thread(replica.stop) == 0
+    assert replica.stop() == 0

@@ -7,18 +7,14 @@ database at start-up refuses to start (exit 2) rather than serve without it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-import pytest
-
 from tests.daemon.conftest import Sink, free_port, http, wait_for, write
-from tests.replicas.conftest import POSTGRES, Replica, Shared
+from tests.replicas.conftest import Replica, Shared
+from tests.replicas.outage import Partition, through
 
 RECIPE = """\
 kind: connection
@@ -35,78 +31,6 @@ steps:
 """
 
 
-class Gate:
-    """A TCP forwarder on 127.0.0.1 to a target address; `cut()` and `reopen()` it."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.port = free_port()
-        self.links: set[asyncio.StreamWriter] = set()
-        self.server: asyncio.Server | None = None
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="gate", daemon=True)
-        self.thread.start()
-        self.reopen()
-
-    def _run(self, coroutine: object) -> None:
-        asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout=10)  # type: ignore[arg-type]
-
-    def reopen(self) -> None:
-        async def listen() -> None:
-            self.server = await asyncio.start_server(self._link, "127.0.0.1", self.port)
-
-        self._run(listen())
-
-    def cut(self) -> None:
-        async def close() -> None:
-            assert self.server is not None
-            self.server.close()
-            for writer in list(self.links):
-                writer.transport.abort()
-            self.links.clear()
-
-        self._run(close())
-
-    async def _link(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            return
-        self.links.update((writer, up_writer))
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
-
-    def close(self) -> None:
-        self.cut()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=5)
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(OSError, ConnectionError):
-        while chunk := await reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
-    writer.transport.abort()
-
-
-@pytest.fixture
-def gate(shared: Shared) -> Iterator[Gate]:
-    assert POSTGRES is not None
-    parts = urlsplit(POSTGRES)
-    forwarder = Gate(parts.hostname or "127.0.0.1", parts.port or 5432)
-    yield forwarder
-    forwarder.close()
-
-
-def through(url: str, port: int) -> str:
-    """`url` with its host and port replaced by 127.0.0.1:`port` (credentials kept)."""
-    parts = urlsplit(url)
-    credentials = parts.netloc.rpartition("@")[0]
-    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
-    return parts._replace(netloc=netloc).geturl()
-
-
 def readiness(replica: Replica) -> tuple[int, dict[str, object]]:
     status, body = http("GET", f"{replica.url}/readyz", timeout=5)
     return status, json.loads(body)
@@ -119,10 +43,14 @@ def webhook(replica: Replica, n: int) -> int:
 
 
 def test_readyz_is_503_while_the_database_is_unreachable_and_200_when_it_is_back(
-    tmp_path: Path, sink: Sink, shared: Shared, gate: Gate, replicas: Callable[..., Replica]
+    tmp_path: Path,
+    sink: Sink,
+    shared: Shared,
+    partition: Partition,
+    replicas: Callable[..., Replica],
 ) -> None:
     replica = replicas([write(tmp_path / "ping.yaml", RECIPE, SINK=sink.url)], "g0", 2)
-    replica.store = through(shared.url, gate.port)
+    replica.store = through(shared.url, partition.port)
     replica.start()
     assert readiness(replica) == (
         200,
@@ -130,12 +58,12 @@ def test_readyz_is_503_while_the_database_is_unreachable_and_200_when_it_is_back
     )
     assert webhook(replica, 1) == 202
 
-    gate.cut()
+    partition.cut()
     down = wait_for(lambda: readiness(replica)[0] == 503 and readiness(replica), 15, "503")
     assert down[1]["store"] is False
     assert webhook(replica, 2) == 503  # not acknowledged, so the sender retries it
 
-    gate.reopen()
+    partition.reopen()
     wait_for(lambda: readiness(replica)[0] == 200, 15, "/readyz to be 200 again")
     assert webhook(replica, 3) == 202
     wait_for(lambda: {r.json()["n"] for r in sink.for_path("/ping")} >= {1, 3}, 15, "jobs 1, 3")
