@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
 
+from runner.jsoncodec import dumps
+
 __all__ = [
     "MIN_SECRET_LENGTH",
     "REDACTED",
@@ -133,14 +135,15 @@ class Redactor:
         """Nested dicts / lists / tuples with secrets removed from keys and text values.
 
         Data holding no secret (nearly all of it) comes back as it is, not copied: one C-speed
-        JSON encoding and a search of it cost less than visiting every value.
+        JSON encoding and a search of it cost less than visiting every value. Data JSON cannot
+        hold as it is (a mapping that is not a dict, say) is visited value by value instead.
         """
         values = self._values
         if not values:
             return obj
         if isinstance(obj, (Mapping, list, tuple)):
             try:
-                text = json.dumps(obj, ensure_ascii=False, default=repr)
+                text = dumps(obj)
             except (TypeError, ValueError, RecursionError):
                 text = None
             if text is not None and not any(value in text for value in values):

@@ -167,3 +167,14 @@ def test_five_megabyte_body_is_redacted_quickly() -> None:
     elapsed = time.perf_counter() - started
     assert redacted.count(REDACTED) == 5000 and secrets[7] not in redacted
     assert elapsed < 0.5, f"redacting 5 MB took {elapsed:.3f}s"
+
+
+def test_a_secret_inside_a_mapping_json_cannot_encode_is_still_found() -> None:
+    """The quick check encodes the data as JSON; what it cannot encode is visited instead."""
+    from runner.engine.messages import Headers
+
+    redactor = Redactor()
+    redactor.add("s3cr3t-value")
+    data = {"headers": Headers({"X-Key": "s3cr3t-value"}), "n": 2**70}
+    redacted = redactor.redact_data(data)
+    assert redacted["headers"] == {"X-Key": "***"} and redacted["n"] == 2**70
