@@ -133,12 +133,18 @@ def migrate(conn: sqlite3.Connection, migrations: list[Migration]) -> list[int]:
     return done
 
 
+# SQLITE_BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL: see sqlite.org/rescode.
+_UNAVAILABLE_CODES = frozenset({5, 6, 7, 8, 10, 13, 14, 15})
+
+
 def store_error(what: str, exc: BaseException) -> BaseException:
     """SQLite's errors become StoreErrors that say what was being done; others pass as they are.
-    OperationalError (locked, busy, disk full, I/O error) is `StoreUnavailable`."""
+    Those of a database that is busy, locked, full, read-only or failing to read or write are
+    `StoreUnavailable` (by SQLite's primary result code; a mistaken statement is not)."""
     if isinstance(exc, sqlite3.Error):
-        kind = StoreUnavailable if isinstance(exc, sqlite3.OperationalError) else StoreError
-        error = kind(f"{what}: {exc}")
+        code = getattr(exc, "sqlite_errorcode", None)
+        unavailable = code is not None and code & 0xFF in _UNAVAILABLE_CODES
+        error = (StoreUnavailable if unavailable else StoreError)(f"{what}: {exc}")
         error.__cause__ = exc
         return error
     return exc
