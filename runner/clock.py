@@ -11,16 +11,16 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 
-_second = -1
-_prefix = ""
+_cache: tuple[int, str] = (-1, "")  # (a second, its text): one tuple, so threads never mix them
 
 
 def utc_now_iso() -> str:
     """Now, e.g. `2026-11-28T14:35:42.076123+00:00`."""
-    global _second, _prefix
+    global _cache
     now = time.time()
     second = int(now)
-    if second != _second:
-        _prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        _second = second
-    return f"{_prefix}.{int((now - second) * 1_000_000):06d}+00:00"
+    cached = _cache
+    if cached[0] != second:
+        cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+        _cache = cached
+    return f"{cached[1]}.{int((now - second) * 1_000_000):06d}+00:00"

@@ -24,3 +24,26 @@ def test_timestamps_sort_as_text_across_second_boundaries() -> None:
         time.sleep(0.01)
     assert stamps == sorted(stamps)
     assert len({s[:19] for s in stamps}) >= 2
+
+
+def test_threads_never_get_a_time_from_another_second() -> None:
+    import threading
+
+    mismatches: list[str] = []
+
+    def stamp_for_a_while() -> None:
+        deadline = time.monotonic() + 1.2
+        while time.monotonic() < deadline:
+            before = time.time()
+            text = utc_now_iso()
+            after = time.time()
+            seconds = datetime.fromisoformat(text).timestamp()
+            if not int(before) <= seconds < int(after) + 1:
+                mismatches.append(text)
+
+    threads = [threading.Thread(target=stamp_for_a_while) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mismatches == []
