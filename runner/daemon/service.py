@@ -47,12 +47,14 @@ class Daemon:
         # Leases are held by this process, not by the name: a replica restarted under the same
         # RUNNER_REPLICA must not renew (and so strand) the leases its killed predecessor held.
         self.owner = f"{settings.replica}/{token_hex(4)}"
-        self.executor = Executor(self.store, self.metrics, lambda: self.active, settings.workers,
+        self.executor = Executor(self.store, self.metrics, self._loaded, settings.workers,
                                  owner=self.owner, lease=settings.lease)
         # OAuth2: tokens live in our store (read lazily); GET /oauth/callback completes a flow
         # that `runner connect --via-server` started.
         self.auth_factory = make_auth_factory(self.store, self.secrets)
-        self.complete_oauth = make_callback_handler(lambda: self.active and self.active.runtime)
+        self.complete_oauth = make_callback_handler(
+            lambda: None if self.active is None else self.active.runtime
+        )
         self.pollers = Pollers(self.store, self.metrics, self.executor.wake,
                                owner=self.owner, lease=settings.lease)
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -64,6 +66,12 @@ class Daemon:
         active = load_active(self.settings.paths, self.secrets, self.redactor, self.auth_factory)
         require_secret_key(active.project, self.secrets)  # stored tokens need RUNNER_SECRET_KEY
         return active
+
+
+    def _loaded(self) -> Active:
+        """The documents in force (the worker pool starts only once they are loaded)."""
+        assert self.active is not None, "the documents are not loaded yet"
+        return self.active
 
     async def start(self) -> None:
         """Loads documents (raising DocumentError), opens the store, resumes interrupted jobs."""
