@@ -323,6 +323,11 @@ def report(results: dict[str, object], args: argparse.Namespace) -> None:
             if system in results and base in results:
                 value = results[system][figure] / results[base][figure]  # type: ignore[index]
                 ratios[f"{system}/{base} {unit} ({note})"] = value
+                if figure == "rps" and not suffix:
+                    # The same ratio from CPU time per request, the figure that moves least
+                    # between runs on a busy machine: what the ratio would be, both CPU-bound.
+                    cpu = results[base]["cpu_ms_per_req"] / results[system]["cpu_ms_per_req"]  # type: ignore[index]
+                    ratios[f"{system}/{base} by CPU ms per request (steadier)"] = cpu
     for label, value in ratios.items():
         print(f"{label}: {value:.2f}")
     out = HERE / "results"
