@@ -66,6 +66,16 @@ async def post(client: aiohttp.ClientSession, replica: Replica, path: str, n: in
         return response.status, await response.json()
 
 
+async def post_held(replica: Replica, gate: Gate) -> str:
+    """Posts one `work` webhook to a ready replica and waits until the job's first step is held
+    at the gate; the job's id."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as client:
+        status, body = await post(client, replica, "work", 1)
+    assert status == 202
+    assert await asyncio.to_thread(gate.holding.wait, 10), "the first step never started"
+    return str(body["job_id"])
+
+
 def messages(replica: Replica, job_id: str) -> list[str]:
     return [e["message"] for e in replica.log_entries() if e.get("job") == job_id]
 
@@ -117,11 +127,7 @@ async def test_sigterm_hands_an_unfinished_job_to_another_replica_without_waitin
     leaving = replicas(documents, "leaving", 2, {**lease, "RUNNER_SHUTDOWN_GRACE": "300ms"})
     leaving.start_quietly()
     await asyncio.to_thread(leaving.wait_ready)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as client:
-        status, body = await post(client, leaving, "work", 1)
-    assert status == 202
-    job_id = body["job_id"]
-    assert await asyncio.to_thread(gate.holding.wait, 10), "the first step never started"
+    job_id = await post_held(leaving, gate)
     staying = replicas(documents, "staying", 2, lease).start_quietly()
     await asyncio.to_thread(staying.wait_ready)
     assert (await job_row(shared, job_id))["owner"].startswith("leaving/")

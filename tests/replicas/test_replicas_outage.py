@@ -8,14 +8,13 @@ import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from tests.daemon.conftest import until, write
 from tests.daemon.gate import Gate
 from tests.replicas.conftest import Replica, Shared
 from tests.replicas.outage import Partition, through
-from tests.replicas.test_replicas_handover import CONNECTION, TWO_STEPS, messages, post
+from tests.replicas.test_replicas_handover import CONNECTION, TWO_STEPS, messages, post_held
 
 Replicas = Callable[..., Replica]
 STOPPED = ("the store was unavailable mid-job; the job stops here and resumes at its first "
@@ -39,11 +38,7 @@ async def test_a_job_of_a_replica_cut_off_mid_step_is_requeued_and_finished_once
     replica.store = through(shared.url, partition.port)
     replica.start_quietly()
     await asyncio.to_thread(replica.wait_ready)
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as client:
-        status, body = await post(client, replica, "work", 1)
-    assert status == 202
-    job_id = body["job_id"]
-    assert await asyncio.to_thread(gate.holding.wait, 10), "the first step never started"
+    job_id = await post_held(replica, gate)
     partition.cut()
     gate.open()  # the step returns while the database is out of reach: its checkpoint fails
     await until(lambda: STOPPED in messages(replica, job_id), 15, "the job to stop")
