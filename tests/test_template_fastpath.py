@@ -3,7 +3,8 @@
 import pytest
 
 from runner.errors import UndefinedError
-from runner.templating.compiled import compile_template, render_program as _render
+from runner.templating.compiled import compile_template
+from runner.templating.compiled import render_program as _render
 
 CONTEXT = {
     "trigger": {"body": {"id": 42, "name": "ada", "none": None, "tags": ["a", "b"],

@@ -12,8 +12,8 @@ import sys
 
 from runner.commands.common import CommandError, exit_code, fail, load_project
 from runner.commands.output import print_step
-from runner.engine.records import StepRecord
 from runner.commands.runtime import command_runtime
+from runner.engine.records import StepRecord
 from runner.engine.steps import StepRunner
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Step

@@ -18,9 +18,9 @@ from typing import Any, TextIO
 
 from runner.commands.common import CommandError, exit_code, fail, load_project, recipe_argument
 from runner.commands.output import print_job_end, print_job_start, print_request, print_step
+from runner.commands.runtime import command_runtime
 from runner.engine.job import new_job, now_iso, recipe_context, run_job
 from runner.engine.records import JobRecord, StepRecord
-from runner.commands.runtime import command_runtime
 from runner.engine.runtime import Runtime
 from runner.engine.steps import dry_record, render_request
 from runner.errors import RunnerError

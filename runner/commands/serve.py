@@ -10,6 +10,7 @@ import sys
 
 from aiohttp import web
 
+from runner import heap
 from runner.daemon.app import create_app
 from runner.daemon.service import Daemon
 from runner.daemon.settings import Settings
@@ -64,6 +65,7 @@ async def serve(settings: Settings) -> int:
         await daemon.stop()
         await runner.cleanup()
         return 2
+    heap.settle()  # documents loaded, store open: what is alive now lives as long as the process
     stop = asyncio.Event()
     _install_signals(daemon, stop)
     log.info("listening", extra={"url": f"http://{settings.host}:{settings.port}",

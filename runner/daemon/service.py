@@ -12,6 +12,7 @@ from secrets import token_hex
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from runner import heap
 from runner.daemon.active import Active, load_active
 from runner.daemon.demo import DemoApi
 from runner.daemon.executor import Executor
@@ -136,6 +137,8 @@ class Daemon:
             await asyncio.wait(jobs)
         self._retired.remove(old)
         await old.runtime.close()
+        del old
+        heap.resettle()  # the retired documents may hold cycles the frozen heap would keep
 
     async def stop(self) -> None:
         """Stops accepting, lets running jobs finish within the grace period, hands the rest back

@@ -13,10 +13,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 
 from runner.recipe.fields import (
     Duration,
-    PositiveDuration,
     Identifier,
     Method,
     Name,
+    PositiveDuration,
     RetryCondition,
     Scopes,
     Size,

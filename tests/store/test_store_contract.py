@@ -13,7 +13,12 @@ from typing import Any
 import pytest
 
 from runner.engine.records import (
-    AttemptRecord, CallRecord, JobRecord, RequestRecord, ResponseRecord, StepRecord,
+    AttemptRecord,
+    CallRecord,
+    JobRecord,
+    RequestRecord,
+    ResponseRecord,
+    StepRecord,
 )
 from runner.errors import StoreError
 from runner.store import Store, open_store
