@@ -24,3 +24,21 @@ def utc_now_iso() -> str:
         cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
         _cache = cached
     return f"{cached[1]}.{int((now - second) * 1_000_000):06d}+00:00"
+
+
+_log_cache: tuple[int, str] = (-1, "")
+
+
+def utc_iso_millis(timestamp: float) -> str:
+    """A Unix time as log lines show it, e.g. `2026-11-28T14:35:42.076+00:00` (milliseconds,
+    as `datetime.isoformat(timespec="milliseconds")` gives, without building a datetime)."""
+    global _log_cache
+    second = int(timestamp)
+    micros = round((timestamp - second) * 1_000_000)  # rounded as `datetime.fromtimestamp` does
+    if micros == 1_000_000:
+        second, micros = second + 1, 0
+    cached = _log_cache
+    if cached[0] != second:
+        cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+        _log_cache = cached
+    return f"{cached[1]}.{micros // 1000:03d}+00:00"

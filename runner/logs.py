@@ -6,11 +6,13 @@ become keys of the JSON line. A `RedactingFilter` on the handler hides every sec
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import Any, TextIO
 
+from runner.clock import utc_iso_millis
 from runner.jsoncodec import dumps_loose
 from runner.redact import RedactingFilter, Redactor
 
@@ -31,7 +33,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": utc_iso_millis(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -61,9 +63,59 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+class TurnHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes the lines of one event-loop turn to the stream together, at the end of the turn.
+
+    Why: a busy daemon logs a line per job, and `StreamHandler` writes and flushes each one, a
+    system call per line (in a container stdout is unbuffered: PYTHONUNBUFFERED). Lines logged
+    while the loop runs a turn wait, in order, until the callbacks already due have run (no
+    timer: `call_soon`), then go out in one write. Lines from a thread with no running loop, and
+    whatever is waiting at `flush` outside a loop (logging's own at exit), go out at once. A
+    kill -9 can lose the lines of the turn in progress; job history, in the store, loses nothing.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._lines: list[str] = []  # guarded by the handler's own (reentrant) lock
+        self._scheduled = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Called by `Handler.handle` with the handler's lock held."""
+        try:
+            self._lines.append(self.format(record) + self.terminator)
+        except Exception:  # noqa: BLE001 -- logging's rule: a bad record never breaks the caller
+            self.handleError(record)
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop's thread: write it now
+            self._write_pending()
+            return
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._write_pending)
+
+    def flush(self) -> None:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            self._write_pending()  # no loop to wait for (logging's flush at exit, a thread)
+
+    def _write_pending(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            lines, self._lines, self._scheduled = self._lines, [], False
+            if not lines:
+                return
+            try:
+                self.stream.write("".join(lines))
+                self.stream.flush()
+            except (OSError, ValueError):  # a closed stdout: there is nowhere left to log to
+                pass
+
+
 def configure(redactor: Redactor, fmt: str = "auto", level: str = "info") -> None:
     """Routes the `runner` loggers (and aiohttp's) to stdout through redaction."""
-    handler = logging.StreamHandler(sys.stdout)
+    handler = TurnHandler(sys.stdout)
     use_json = fmt == "json" or (fmt == "auto" and not sys.stdout.isatty())
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     handler.addFilter(RedactingFilter(redactor))

@@ -47,3 +47,17 @@ def test_threads_never_get_a_time_from_another_second() -> None:
     for thread in threads:
         thread.join()
     assert mismatches == []
+
+
+def test_log_line_times_match_datetime_isoformat_in_milliseconds() -> None:
+    import random
+
+    from runner.clock import utc_iso_millis
+
+    rng = random.Random(7)
+    moments = [rng.uniform(0, 4e9) for _ in range(20_000)]
+    moments += [int(m) + 0.9999996 for m in moments[:2000]]  # rounds up into the next second
+    moments += [int(m) + 0.0004999 for m in moments[:2000]]
+    for moment in moments:
+        expected = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
+        assert utc_iso_millis(moment) == expected, moment
