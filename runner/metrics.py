@@ -2,12 +2,51 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics_core import CounterMetricFamily
 
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+
+class LoopCounter:
+    """A labelled counter for what the event loop counts per request and per job.
+
+    Why not `prometheus_client.Counter`: its `inc` takes a lock and goes through a value object
+    (about 9,000 instructions a webhook, 2% of an accepted webhook's cost); here an increment is
+    a dict update. Safe because only the event loop's thread increments and scrapes. Exported
+    exactly as a `Counter` with the same name and labels is: `<name>_total` and `<name>_created`.
+    """
+
+    def __init__(self, name: str, documentation: str, labelnames: list[str],
+                 registry: CollectorRegistry) -> None:
+        self.name, self.documentation, self.labelnames = name, documentation, labelnames
+        self._counts: dict[tuple[str, ...], list[float]] = {}  # labels -> [value, created]
+        registry.register(self)
+
+    def inc(self, *labels: str) -> None:
+        entry = self._counts.get(labels)
+        if entry is None:
+            self._counts[labels] = [1.0, time.time()]
+        else:
+            entry[0] += 1
+
+    def value(self, *labels: str) -> float:
+        entry = self._counts.get(labels)
+        return 0.0 if entry is None else entry[0]
+
+    def describe(self) -> list[CounterMetricFamily]:
+        return [CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)]
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        for labels, (value, created) in list(self._counts.items()):
+            family.add_metric(list(labels), value, created=created)
+        yield family
 
 
 class Metrics:
@@ -16,12 +55,11 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.webhooks = Counter(
-            "runner_webhooks", "Webhook requests by recipe and HTTP status", ["recipe", "status"],
-            registry=r,
+        self.webhooks = LoopCounter(
+            "runner_webhooks", "Webhook requests by recipe and HTTP status", ["recipe", "status"], r
         )
-        self.jobs = Counter(
-            "runner_jobs", "Finished jobs by recipe and outcome", ["recipe", "outcome"], registry=r
+        self.jobs = LoopCounter(
+            "runner_jobs", "Finished jobs by recipe and outcome", ["recipe", "outcome"], r
         )
         self.step_seconds = Histogram(
             "runner_step_duration_seconds", "Step duration", ["recipe"], registry=r,

@@ -249,7 +249,7 @@ class Executor:
         return True
 
     def _report(self, job: JobRecord, extra: dict[str, str]) -> None:
-        self.metrics.child(self.metrics.jobs, job.recipe, job.status).inc()
+        self.metrics.jobs.inc(job.recipe, job.status)
         level = logging.INFO if job.status == "succeeded" else logging.WARNING
         fields = {**extra, "status": job.status, "error": job.error, "steps": len(job.steps)}
         log.log(level, f"job {job.status}", extra=fields)

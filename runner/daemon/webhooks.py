@@ -42,8 +42,7 @@ class WebhookHandler:
         if route is None:
             return error_response(404, "unknown-webhook", f"no recipe serves /webhooks/{path}")
         response = await self._handle(request, route, active)
-        metrics = self.daemon.metrics
-        metrics.child(metrics.webhooks, route.recipe.name, str(response.status)).inc()
+        self.daemon.metrics.webhooks.inc(route.recipe.name, str(response.status))
         return response
 
     async def _handle(
