@@ -3,11 +3,11 @@
 Why: what `runner serve` holds after start-up (imported modules, parsed documents, compiled
 templates, clients) lives as long as the process, yet CPython's cycle collector walks all of it
 at every full collection. Under webhook load that walk was the slowest moment of a request: in
-the benchmark, freezing the start-up heap cut `respond: sync`'s p99 from 110 ms to 67 ms and
-its CPU per request by 7%. A first-generation threshold of 20,000 rather than 700 allocations
-means fewer young collections while every request makes and drops hundreds of short-lived
-objects; reference counting still frees nearly all of them at once, and the collector still
-finds any cycle, only later.
+the webhook benchmark, settling the heap this way took `respond: sync`'s p99 from 121 ms to
+61 ms and its CPU per request down 12% (five runs each, side by side). A first-generation
+threshold of 20,000 rather than 700 allocations means fewer young collections while every
+request makes and drops hundreds of short-lived objects; reference counting still frees
+nearly all of them at once, and the collector still finds any cycle, only later.
 
 Frozen objects are still freed by reference counting; a cycle among them would be kept, which is
 why a reload settles again once the previous documents are retired.
