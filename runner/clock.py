@@ -14,31 +14,28 @@ from datetime import UTC, datetime
 _cache: tuple[int, str] = (-1, "")  # (a second, its text): one tuple, so threads never mix them
 
 
-def utc_now_iso() -> str:
-    """Now, e.g. `2026-11-28T14:35:42.076123+00:00`."""
+def _second_text(second: int) -> str:
+    """`2026-11-28T14:35:42` for a Unix second, formatted once per second."""
     global _cache
-    now = time.time()
-    second = int(now)
     cached = _cache
     if cached[0] != second:
         cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
         _cache = cached
-    return f"{cached[1]}.{int((now - second) * 1_000_000):06d}+00:00"
+    return cached[1]
 
 
-_log_cache: tuple[int, str] = (-1, "")
+def utc_now_iso() -> str:
+    """Now, e.g. `2026-11-28T14:35:42.076123+00:00`."""
+    now = time.time()
+    second = int(now)
+    return f"{_second_text(second)}.{int((now - second) * 1_000_000):06d}+00:00"
 
 
 def utc_iso_millis(timestamp: float) -> str:
     """A Unix time as log lines show it, e.g. `2026-11-28T14:35:42.076+00:00` (milliseconds,
     as `datetime.isoformat(timespec="milliseconds")` gives, without building a datetime)."""
-    global _log_cache
     second = int(timestamp)
     micros = round((timestamp - second) * 1_000_000)  # rounded as `datetime.fromtimestamp` does
     if micros == 1_000_000:
         second, micros = second + 1, 0
-    cached = _log_cache
-    if cached[0] != second:
-        cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
-        _log_cache = cached
-    return f"{cached[1]}.{micros // 1000:03d}+00:00"
+    return f"{_second_text(second)}.{micros // 1000:03d}+00:00"
