@@ -86,6 +86,7 @@ async def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
         assert conn.execute("SELECT version, name FROM schema_migrations").fetchall() == [
             (1, "initial"),
             (2, "leases"),
+            (3, "status_check"),
         ]
         assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 2
 
@@ -104,6 +105,67 @@ async def test_a_store_from_before_leases_is_upgraded_in_place(tmp_path: Path) -
     async with open_store(f"sqlite:///{path}") as store:
         assert await store.recover_expired() == 1  # running without a lease: expired
         assert [job.id for job in await store.claim(5, {}, {}, owner="me")] == ["old"]
+
+
+def _store_at_version_2(path: Path) -> None:
+    """A store file as runner left it before migration 3: two jobs with steps, the newest
+    pruned (so the AUTOINCREMENT counter is ahead of every row)."""
+    folder = REPO / "runner" / "store" / "migrations" / "sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        for version, name in ((1, "initial"), (2, "leases")):
+            conn.executescript((folder / f"{version:04d}_{name}.sql").read_text())
+        conn.execute(CREATE_SCHEMA_MIGRATIONS)
+        conn.executemany("INSERT INTO schema_migrations VALUES (?, ?, 'then')",
+                         [(1, "initial"), (2, "leases")])
+        for job_id, status in (("done", "succeeded"), ("queued", "queued"), ("pruned", "failed")):
+            conn.execute(
+                "INSERT INTO jobs (id, recipe, status, event, created_at) VALUES (?, 'r', ?, ?, ?)",
+                (job_id, status, '{"n": 1}', "2026-01-01T00:00:00.000000+00:00"),
+            )
+            step = '{"id": "a", "status": "succeeded", "started_at": "then", "duration_ms": 1}'
+            conn.execute("INSERT INTO steps (job_id, step_id, record) VALUES (?, 'a', ?)",
+                         (job_id, step))
+        conn.execute("DELETE FROM jobs WHERE id = 'pruned'")
+
+
+async def test_a_store_from_before_the_status_check_rewrite_keeps_its_jobs(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "r.db"
+    _store_at_version_2(path)
+    async with open_store(f"sqlite:///{path}") as store:
+        done = await store.get_job("done")
+        assert done is not None and done.status == "succeeded" and done.event == {"n": 1}
+        assert [step.id for step in done.steps] == ["a"]
+        new = make_job()
+        await store.enqueue(new)
+        claimed = await store.claim(5, {}, {"r": 5}, owner="me")
+        assert [job.id for job in claimed] == ["queued", new.id]
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA foreign_keys = ON")
+        seqs = dict(conn.execute("SELECT id, seq FROM jobs").fetchall())
+        assert seqs["done"] < seqs["queued"] < seqs[new.id] and seqs[new.id] > 3  # not reused
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+            conn.execute("UPDATE jobs SET status = 'paused' WHERE id = 'done'")
+        conn.execute("DELETE FROM jobs WHERE id = 'done'")  # its steps go with it, as before
+        assert conn.execute("SELECT job_id FROM steps ORDER BY seq").fetchall() == [("queued",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+async def test_status_writes_build_no_temporary_index(tmp_path: Path) -> None:
+    """An IN list in a CHECK makes SQLite build a temporary index on every insert and status
+    update (migration 3 removed it); this keeps the schema from growing one back."""
+    async with open_store(f"sqlite:///{tmp_path}/r.db"):
+        pass
+    with sqlite3.connect(tmp_path / "r.db") as conn:
+        for sql in (
+            "INSERT INTO jobs (id, recipe, status, event, created_at)"
+            " VALUES ('a', 'r', 'queued', '{}', 'now')",
+            "UPDATE jobs SET status = 'failed' WHERE id = 'a'",
+        ):
+            program = [row[1] for row in conn.execute("EXPLAIN " + sql)]
+            assert "OpenEphemeral" not in program, sql
 
 
 async def test_stores_opening_a_fresh_file_at_once_all_work(tmp_path: Path) -> None:
