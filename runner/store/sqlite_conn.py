@@ -27,6 +27,12 @@ from runner.store.migration_files import migration_files, pending_versions
 
 log = logging.getLogger(__name__)
 
+# Binding None: CPython's sqlite3 (3.11) finds no adapter for it, then asks the adaptation
+# protocol, and that lookup formats an AttributeError only to discard it -- about 2,000
+# instructions per NULL parameter, and a new job binds five. A registered adapter is found
+# first; `{}.get` hands None back (a C call, no Python frame), which binds as NULL as before.
+sqlite3.register_adapter(type(None), {}.get)
+
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], T]
 
