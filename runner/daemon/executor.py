@@ -54,6 +54,11 @@ class Executor:
         self._unlogged: dict[str, StepRecord] = {}  # a job's last step, logged after `finish`
         self._idle = asyncio.Event()  # set while `run` is not inside a claim
         self._idle.set()
+        # Whether the store may hold jobs to claim: until a claim finds none queued. A finished
+        # job wakes the pool only then (or on a shared store, where other replicas enqueue), so
+        # a busy daemon whose webhooks start their jobs at enqueue makes no claim per job.
+        self._maybe_queued = True
+        self._enqueued = 0  # wake() calls, so a claim knows whether one came while it ran
         self.pending = PendingOutcomes(store, owner)  # outcomes the store refused for a while
 
     def reserve(self) -> bool:
@@ -83,6 +88,8 @@ class Executor:
         """Something was enqueued: claim now rather than at the next idle check. With no slot
         free there is nothing to claim it into (a finishing job wakes the pool anyway), so the
         pool is left asleep: an accept-only replica takes thousands of webhooks a second."""
+        self._enqueued += 1
+        self._maybe_queued = True
         if len(self.running) + self._reserved < self.workers:
             self._wake.set()
 
@@ -133,6 +140,7 @@ class Executor:
         # job, so one of a recipe it no longer has is claimed and failed with a clear error
         # rather than left queued forever.
         recipes = set(concurrency) if self.store.multi_process else None
+        enqueued = self._enqueued
         try:
             jobs = await self.store.claim(
                 free, {}, concurrency, owner=self.owner, lease=self.lease, recipes=recipes
@@ -141,6 +149,8 @@ class Executor:
             log.exception("claiming jobs failed; retrying")
             await asyncio.sleep(IDLE_POLL)
             return 0
+        if self._enqueued == enqueued:  # nothing was enqueued while the claim looked
+            self._maybe_queued = jobs.backlog
         for job in jobs:
             if job.id in self.running:
                 # Requeued while this process stalled, then claimed back by it: the task still
@@ -174,7 +184,8 @@ class Executor:
             self._unlogged.pop(job.id, None)
             self.running.pop(job.id, None)
             self.metrics.running.set(len(self.running))
-            self._wake.set()
+            if self._maybe_queued or self.store.multi_process:
+                self._wake.set()  # a worker is free: claim what waits
         if recorded:
             self._report(job, extra)
 
@@ -265,6 +276,7 @@ class Executor:
             try:
                 if self.pending:
                     await self.pending.retry()
+                    self._maybe_queued = True  # a retry may have requeued a job
                 if self.running or self.pending:
                     await self.store.heartbeat(self.owner, self.lease)
                 if self.store.multi_process:

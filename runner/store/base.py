@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import abc
 import math
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from types import TracebackType
@@ -61,6 +61,20 @@ def check_lease(lease: float) -> float:
     if not (isinstance(lease, int | float) and math.isfinite(lease) and lease > 0):
         raise ValueError(f"a lease must be a positive number of seconds, not {lease!r}")
     return float(lease)
+
+
+class Claimed(list[JobRecord]):
+    """The jobs a `claim` took, oldest first, and whether it found queued jobs at all.
+
+    `backlog` is False only when the recipes offered had no queued job when the claim looked:
+    then a worker finishing a job has nothing to claim (until something is enqueued), and the
+    executor skips the claim it would otherwise make, a store round trip per finished job.
+    True does not promise more work (the claim may have taken it all).
+    """
+
+    def __init__(self, jobs: Iterable[JobRecord] = (), *, backlog: bool) -> None:
+        super().__init__(jobs)
+        self.backlog = backlog
 
 
 class Store(abc.ABC):
@@ -137,7 +151,7 @@ class Store(abc.ABC):
         owner: str = DEFAULT_OWNER,
         lease: float = DEFAULT_LEASE,
         recipes: Collection[str] | None = None,
-    ) -> list[JobRecord]:
+    ) -> Claimed:
         """Marks up to `limit` queued jobs running and returns them, oldest first, with their steps.
 
         A recipe with concurrency `c` (`concurrency.get(recipe, 1)`) never has more than `c`
@@ -156,6 +170,7 @@ class Store(abc.ABC):
         With `recipes`, only jobs of those recipes are claimed (none for an empty collection):
         a replica offers the recipes it has loaded, and the others' jobs wait for a replica that
         has them. Ordering and concurrency hold as above within the recipes offered.
+        The result's `backlog` says whether the offered recipes had queued jobs (`Claimed`).
         """
 
     @abc.abstractmethod

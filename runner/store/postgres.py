@@ -36,6 +36,7 @@ from runner.store.base import (
     DEFAULT_LEASE,
     DEFAULT_OWNER,
     FINISHED,
+    Claimed,
     JobMissing,
     LeaseLost,
     Store,
@@ -141,7 +142,7 @@ class PostgresStore(Store):
         owner: str = DEFAULT_OWNER,
         lease: float = DEFAULT_LEASE,
         recipes: Collection[str] | None = None,
-    ) -> list[JobRecord]:
+    ) -> Claimed:
         """Claims under one advisory lock per schema, held until the claim commits.
 
         Why a lock and not SKIP LOCKED alone: per-recipe concurrency needs each claimer to see
@@ -158,17 +159,18 @@ class PostgresStore(Store):
         """
         seconds = check_lease(lease)
         if limit <= 0:
-            return []
+            return Claimed(backlog=True)  # nothing looked at: there may be queued jobs
         async with self._transaction("claiming jobs") as conn:
             await conn.execute(q.LOCK_XACT, q.CLAIM_LOCKS, self.settings.schema)
             offered = None if recipes is None else list(recipes)
             counts = await conn.fetch(q.RECIPES_TO_CLAIM, offered)
             offers = _offers(counts, limit, busy_recipes, concurrency)
             if not offers:
-                return []
+                return Claimed(backlog=bool(counts))
             recipes, slots = [list(column) for column in zip(*offers, strict=True)]
             rows = await conn.fetch(q.CLAIM_HEADS, recipes, slots, limit, now_iso(), owner, seconds)
-        return [_job_from_row(row) for row in sorted(rows, key=lambda row: row["seq"])]
+        jobs = (_job_from_row(row) for row in sorted(rows, key=lambda row: row["seq"]))
+        return Claimed(jobs, backlog=True)
 
     async def checkpoint(self, job_id: str, step: StepRecord, *, owner: str | None = None) -> None:
         what = f"checkpoint of job {job_id} step {step.id}"

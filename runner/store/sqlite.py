@@ -37,6 +37,7 @@ from runner.store.base import (
     DEFAULT_LEASE,
     DEFAULT_OWNER,
     FINISHED,
+    Claimed,
     Store,
     check_lease,
 )
@@ -162,10 +163,10 @@ class SQLiteStore(Store):
         owner: str = DEFAULT_OWNER,
         lease: float = DEFAULT_LEASE,
         recipes: Collection[str] | None = None,
-    ) -> list[JobRecord]:
+    ) -> Claimed:
         lease_until = time.time() + check_lease(lease)
         if limit <= 0:
-            return []
+            return Claimed(backlog=True)  # nothing looked at: there may be queued jobs
         # Copies: the writer thread must not read mappings the event loop may change meanwhile.
         marks = {"now": now_iso(), "owner": owner, "lease_until": lease_until}
         op = functools.partial(

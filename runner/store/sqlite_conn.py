@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 # protocol, and that lookup formats an AttributeError only to discard it -- about 2,000
 # instructions per NULL parameter, and a new job binds five. A registered adapter is found
 # first; `{}.get` hands None back (a C call, no Python frame), which binds as NULL as before.
-sqlite3.register_adapter(type(None), {}.get)
+sqlite3.register_adapter(type(None), {}.get)  # type: ignore[arg-type]
 
 T = TypeVar("T")
 Op = Callable[[sqlite3.Connection], T]

@@ -14,7 +14,7 @@ from typing import Any
 from runner.engine.records import JobRecord
 from runner.errors import StoreError
 from runner.store import sqlite_queries as q
-from runner.store.base import DEFAULT_CONCURRENCY, JobMissing, LeaseLost
+from runner.store.base import DEFAULT_CONCURRENCY, Claimed, JobMissing, LeaseLost
 from runner.store.encoding import StepRow, dumps, job_name, step_rows
 from runner.store.sqlite_conn import Op
 
@@ -100,21 +100,24 @@ def claim(
     concurrency: dict[str, int],
     marks: dict[str, Any],
     offered: frozenset[str] | None,
-) -> list[JobRecord]:
+) -> Claimed:
     """Each recipe offered (all when None) gives the head of its queue, as long as it has free
-    slots; the oldest of those win."""
+    slots; the oldest of those win. With no queued job, the running counts are not read."""
+    queued = [recipe for (recipe,) in conn.execute(q.QUEUED_RECIPES).fetchall()
+              if offered is None or recipe in offered]
+    if not queued:
+        return Claimed(backlog=False)
     running = dict(conn.execute(q.RUNNING_COUNTS).fetchall())
     heads: list[tuple[int, str]] = []
-    for (recipe,) in conn.execute(q.QUEUED_RECIPES).fetchall():
-        if offered is not None and recipe not in offered:
-            continue
+    for recipe in queued:
         taken = max(running.get(recipe, 0), busy.get(recipe, 0))
         slots = min(concurrency.get(recipe, DEFAULT_CONCURRENCY) - taken, limit)
         if slots > 0:
             heads += conn.execute(q.QUEUE_HEAD_OF_RECIPE, (recipe, slots)).fetchall()
     chosen = sorted(heads)[:limit]
     conn.executemany(q.MARK_RUNNING, [{**marks, "seq": seq} for seq, _ in chosen])
-    return [job for _, job_id in chosen if (job := load_job(conn, job_id)) is not None]
+    jobs = (job for _, job_id in chosen if (job := load_job(conn, job_id)) is not None)
+    return Claimed(jobs, backlog=True)
 
 
 def finish(conn: sqlite3.Connection, values: dict[str, Any], steps: list[StepRow]) -> None:

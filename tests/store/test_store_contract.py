@@ -135,6 +135,19 @@ async def test_concurrency_one_keeps_enqueue_order_across_claims(store: Store) -
     assert ids(await store.claim(10, {}, {})) == [a3.id]  # a recipe left out means 1
 
 
+async def test_a_claim_says_whether_it_found_queued_jobs(store: Store) -> None:
+    assert (await store.claim(10, {}, {})).backlog is False  # nothing queued: no need to ask again
+    a1, a2 = make_job("a"), make_job("a")
+    await enqueue_all(store, a1, a2)
+    first = await store.claim(10, {}, {"a": 1})
+    assert ids(first) == [a1.id] and first.backlog is True
+    blocked = await store.claim(10, {}, {"a": 1})  # a2 waits for a1: still queued
+    assert ids(blocked) == [] and blocked.backlog is True
+    await store.finish(finished(a1))
+    assert ids(await store.claim(10, {}, {"a": 1})) == [a2.id]
+    assert (await store.claim(10, {}, {"a": 1})).backlog is False
+
+
 async def test_concurrency_three_runs_three_at_once_in_order(store: Store) -> None:
     jobs = [make_job("a") for _ in range(5)]
     await enqueue_all(store, *jobs)
