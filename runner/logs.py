@@ -14,11 +14,8 @@ from typing import Any, TextIO
 
 from runner.clock import utc_iso_millis
 from runner.jsoncodec import dumps_loose
+from runner.log_fields import extra_keys
 from runner.redact import RedactingFilter, Redactor
-
-_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
-    "message", "asctime", "taskName",
-}
 
 
 def _traceback(formatter: logging.Formatter, record: logging.LogRecord) -> str:
@@ -38,9 +35,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and not key.startswith("_"):
-                entry[key] = value
+        fields = record.__dict__
+        for key in extra_keys(record):
+            if not key.startswith("_"):
+                entry[key] = fields[key]
         if record.exc_info or record.exc_text:
             entry["exception"] = _traceback(self, record)
         return dumps_loose(entry)
@@ -50,10 +48,8 @@ class TextFormatter(logging.Formatter):
     """`time level message key=value ...` for people watching a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        extras = " ".join(
-            f"{k}={v}" for k, v in record.__dict__.items()
-            if k not in _STANDARD and not k.startswith("_")
-        )
+        fields = record.__dict__
+        extras = " ".join(f"{k}={fields[k]}" for k in extra_keys(record) if not k.startswith("_"))
         stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         line = f"{stamp} {record.levelname.lower():7} {record.getMessage()}"
         if extras:

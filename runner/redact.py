@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import quote, quote_plus, unquote_plus, urlsplit, urlunsplit
 
 from runner.jsoncodec import dumps
+from runner.log_fields import extra_keys
 
 __all__ = [
     "MIN_SECRET_LENGTH",
@@ -86,6 +87,11 @@ class Redactor:
         self.add(password)
         if password:
             self.add(base64.b64encode(f"{username}:{password}".encode()).decode("ascii"))
+
+    @property
+    def holds_values(self) -> bool:
+        """Whether any secret is recorded: with none, every redaction gives back its input."""
+        return bool(self._values)
 
     def redact_text(self, text: str) -> str:
         """The text with every recorded value replaced by `***`."""
@@ -204,21 +210,27 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # a bad format string must not break the caller; log it raw instead
             message = f"{record.msg} {record.args!r}"
-        record.msg = self.redactor.redact_text(message)
         record.args = None
+        redactor = self.redactor
+        if not redactor.holds_values:  # nothing to hide yet: every redaction would be a no-op
+            record.msg = message
+            return True
+        record.msg = redactor.redact_text(message)
         if record.exc_info and not record.exc_text:
             # Formatter.format reuses exc_text, so the traceback is redacted once, here.
             record.exc_text = logging.Formatter().formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = self.redactor.redact_text(record.exc_text)
+            record.exc_text = redactor.redact_text(record.exc_text)
         if record.stack_info:
-            record.stack_info = self.redactor.redact_text(record.stack_info)
-        for key, value in list(vars(record).items()):
-            if key not in _STANDARD_ATTRS:  # structured `extra=` fields
-                setattr(record, key, self.redactor.redact_data(value))
+            record.stack_info = redactor.redact_text(record.stack_info)
+        fields = record.__dict__
+        for key in extra_keys(record):  # structured `extra=` fields
+            value = fields[key]
+            if type(value) is str:
+                fields[key] = redactor.redact_text(value)
+            elif value is not None and type(value) not in _PLAIN:
+                fields[key] = redactor.redact_data(value)
         return True
 
 
-_STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName",
-}
+_PLAIN = frozenset({int, float, bool})  # field values that cannot hold a secret

@@ -156,6 +156,26 @@ def test_logging_filter_survives_a_bad_format_string(redactor: Redactor) -> None
     assert TOKEN not in record.getMessage()
 
 
+def test_logging_filter_redacts_text_fields_and_leaves_numbers(redactor: Redactor) -> None:
+    record = logging.getLogger("x").makeRecord(
+        "x", logging.INFO, __file__, 1, "done", (), None,
+        extra={"error": f"401 for {TOKEN}", "steps": 3, "ok": True, "took": 1.5, "none": None,
+               "_hidden": [TOKEN]},
+    )
+    assert RedactingFilter(redactor).filter(record)
+    fields = vars(record)
+    assert fields["error"] == "401 for ***" and fields["_hidden"] == [REDACTED]
+    assert (fields["steps"], fields["ok"], fields["took"], fields["none"]) == (3, True, 1.5, None)
+
+
+def test_logging_filter_without_secrets_still_merges_the_message() -> None:
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%d items", (3,), None)
+    bad = logging.LogRecord("x", logging.INFO, __file__, 1, "%d items %s", ("x",), None)
+    assert RedactingFilter(Redactor()).filter(record) and RedactingFilter(Redactor()).filter(bad)
+    assert (record.msg, record.args) == ("3 items", None)
+    assert bad.getMessage() == "%d items %s ('x',)"  # logged raw, not an error in the handler
+
+
 def test_five_megabyte_body_is_redacted_quickly() -> None:
     secrets = [f"secret-value-{i:03d}-{'x' * (i % 30)}" for i in range(50)]
     redactor = Redactor(secrets)
