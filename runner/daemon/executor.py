@@ -47,6 +47,8 @@ class Executor:
         self.owner = owner
         self.lease = lease
         self.running: dict[str, asyncio.Task[None]] = {}
+        # Read when /metrics is scraped, rather than set on every job's start and end.
+        metrics.running.set_function(lambda: len(self.running))
         self.waiters: dict[str, asyncio.Future[JobRecord]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -82,7 +84,6 @@ class Executor:
             return
         job.status = "running"
         self.running[job.id] = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
-        self.metrics.running.set(len(self.running))
 
     def wake(self) -> None:
         """Something was enqueued: claim now rather than at the next idle check. With no slot
@@ -158,7 +159,6 @@ class Executor:
                 continue
             task = asyncio.create_task(self._run_job(job), name=f"job-{job.id}")
             self.running[job.id] = task
-        self.metrics.running.set(len(self.running))
         return len(jobs)
 
     async def _run_job(self, job: JobRecord) -> None:
@@ -183,7 +183,6 @@ class Executor:
         finally:
             self._unlogged.pop(job.id, None)
             self.running.pop(job.id, None)
-            self.metrics.running.set(len(self.running))
             if self._maybe_queued or self.store.multi_process:
                 self._wake.set()  # a worker is free: claim what waits
         if recorded:

@@ -63,8 +63,8 @@ def insert_claimed(
     existing = _holder_of_dedup(conn, new)
     if existing is not None:
         return existing, False, False
-    running = conn.execute(q.RUNNING_OF_RECIPE, (new.recipe,)).fetchone()[0]
-    if running >= concurrency or conn.execute(q.QUEUED_OF_RECIPE, (new.recipe,)).fetchone():
+    running, queued = conn.execute(q.RECIPE_LOAD, (new.recipe,)).fetchone()
+    if running >= concurrency or queued:
         conn.execute(q.INSERT_JOB, new.row)
         _insert_steps(conn, new)
         return new.id, True, False

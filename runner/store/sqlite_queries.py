@@ -25,9 +25,11 @@ INSERT_RUNNING_JOB = """
 INSERT INTO jobs (id, recipe, status, event, created_at, started_at, finished_at, error,
                   replay_of, dedup_key, owner, lease_until)
 VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-QUEUED_OF_RECIPE = "SELECT 1 FROM jobs WHERE status = 'queued' AND recipe = ? LIMIT 1"
 JOB_ID_BY_DEDUP = "SELECT id FROM jobs WHERE recipe = ? AND dedup_key = ?"
-RUNNING_OF_RECIPE = "SELECT COUNT(*) FROM jobs WHERE status = 'running' AND recipe = ?"
+# A recipe's running jobs and whether it has a queue, in one statement (one per webhook).
+RECIPE_LOAD = """
+SELECT (SELECT COUNT(*) FROM jobs WHERE status = 'running' AND recipe = ?1),
+       EXISTS (SELECT 1 FROM jobs WHERE status = 'queued' AND recipe = ?1)"""
 SELECT_JOB = f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?"
 SEQ_OF_JOB = "SELECT seq FROM jobs WHERE id = ?"
 LIST_JOBS = f"""

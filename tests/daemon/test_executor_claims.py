@@ -84,6 +84,11 @@ async def pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
         await stop_sink()
 
 
+def running_gauge(executor: Executor) -> float | None:
+    """`runner_jobs_running` as a scrape of /metrics would read it now."""
+    return executor.metrics.registry.get_sample_value("runner_jobs_running")
+
+
 async def wait_until(condition: Any, seconds: float = 10.0) -> None:
     async with asyncio.timeout(seconds):
         while not condition():
@@ -101,8 +106,11 @@ async def test_jobs_started_at_enqueue_cost_no_claim_when_nothing_is_queued(pool
         _, created, claimed = await store.enqueue_claimed(job, concurrency=8, owner=executor.owner)
         assert created and claimed
         executor.start_claimed(job)
+        assert running_gauge(executor) == 1
         assert (await asyncio.wait_for(waiter, 10)).status == "succeeded"
     assert len(pool.sink.requests) == 10  # type: ignore[attr-defined]
+    await wait_until(lambda: not executor.running)
+    assert running_gauge(executor) == 0
     assert pool.claims == before  # before this change: one claim per finished job
 
 
