@@ -33,3 +33,21 @@ def dumps_loose(value: Any) -> str:
         return orjson.dumps(value, default=str, option=_OPTIONS).decode()
     except TypeError:
         return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def dumps_body(value: Any) -> bytes:
+    """A request body: compact UTF-8 JSON that refuses NaN and infinities (ValueError) and
+    anything else JSON cannot hold (TypeError), as `json.dumps(allow_nan=False)` does.
+
+    orjson writes NaN and infinities as null rather than refusing them, so output holding a
+    null is made again by the standard library, which refuses them; so is anything orjson
+    refuses. Floats may be spelt differently (`1e16`, not `1e+16`): the same JSON number.
+    """
+    try:
+        data = orjson.dumps(value, option=_OPTIONS)
+    except TypeError:
+        data = None
+    if data is None or b"null" in data:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                          allow_nan=False).encode()
+    return data

@@ -2,9 +2,10 @@
 
 import json
 
+import pytest
 from multidict import CIMultiDict, istr
 
-from runner.jsoncodec import dumps, dumps_loose
+from runner.jsoncodec import dumps, dumps_body, dumps_loose
 
 
 def test_plain_values_encode_compactly_and_read_back() -> None:
@@ -37,3 +38,23 @@ def test_log_fields_json_cannot_hold_are_written_as_text() -> None:
             return "a thing"
 
     assert json.loads(dumps_loose({"what": Thing(), "n": 2**70})) == {"what": "a thing", "n": 2**70}
+
+
+def test_request_bodies_read_back_as_the_value_sent() -> None:
+    value = {"id": 2**70, "name": "Zoë", "n": 1e16, "none": None, 1: "int-key", "nullable": "null"}
+    for sample in (value, {"plain": [1, 2.5, True, "x"]}, [], "text"):
+        sent = dumps_body(sample)
+        assert b" " not in sent  # compact
+        expected = json.loads(json.dumps(sample))
+        assert json.loads(sent) == expected
+    assert "Zoë".encode() in dumps_body(value)
+
+
+def test_request_bodies_refuse_what_json_cannot_hold() -> None:
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match="Out of range float values"):
+            dumps_body({"amount": [bad]})
+    with pytest.raises(ValueError):  # a lone surrogate cannot become UTF-8
+        dumps_body({"s": "\ud800"})
+    with pytest.raises(TypeError):
+        dumps_body({"when": object()})

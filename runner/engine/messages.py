@@ -12,6 +12,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from runner.errors import StepError
+from runner.jsoncodec import dumps_body
 
 if TYPE_CHECKING:
     from runner.http.client import Exchange
@@ -20,34 +21,46 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
 
 class Headers(Mapping[str, str]):
-    """Response headers as templates see them: a mapping whose keys ignore case."""
+    """Response headers as templates see them: a mapping whose keys ignore case.
 
-    __slots__ = ("_items",)
+    The case-insensitive index is built on first use: every job's trigger gets a view of its
+    headers, and most recipes never read one."""
+
+    __slots__ = ("_index", "_pairs")
 
     def __init__(self, pairs: Mapping[str, str] | list[tuple[str, str]] | None = None) -> None:
-        items = pairs.items() if isinstance(pairs, Mapping) else (pairs or [])
-        self._items: dict[str, tuple[str, str]] = {}
-        for name, value in items:
-            key = name.lower()
-            if key in self._items:  # repeated headers join as HTTP allows
-                value = f"{self._items[key][1]}, {value}"
-                name = self._items[key][0]
-            self._items[key] = (name, value)
+        self._pairs = pairs
+        self._index: dict[str, tuple[str, str]] | None = None
+
+    def _items(self) -> dict[str, tuple[str, str]]:
+        index = self._index
+        if index is None:
+            pairs = self._pairs
+            items = pairs.items() if isinstance(pairs, Mapping) else (pairs or [])
+            index = {}
+            for name, value in items:
+                key = name.lower()
+                if key in index:  # repeated headers join as HTTP allows
+                    value = f"{index[key][1]}, {value}"
+                    name = index[key][0]
+                index[key] = (name, value)
+            self._index, self._pairs = index, None
+        return index
 
     def __getitem__(self, name: str) -> str:
-        return self._items[name.lower()][1]
+        return self._items()[name.lower()][1]
 
     def __iter__(self) -> Iterator[str]:
-        return (name for name, _ in self._items.values())
+        return (name for name, _ in self._items().values())
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._items())
 
     def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._items
+        return isinstance(name, str) and name.lower() in self._items()
 
     def to_dict(self) -> dict[str, str]:
-        return dict(self._items.values())
+        return dict(self._items().values())
 
 
 def join_url(base_url: str | None, url: Any, where: str) -> URL:
@@ -119,16 +132,12 @@ def encode_body(kind: str, value: Any, headers: CIMultiDict[str]) -> bytes | Non
 def _encode(kind: str, value: Any, headers: CIMultiDict[str]) -> bytes:
     if kind == "json":
         headers.setdefault("Content-Type", "application/json")
-        return _json_text(value).encode()
+        return dumps_body(value)
     if kind == "form":
         headers.setdefault("Content-Type", "application/x-www-form-urlencoded")
         return urlencode(query_pairs(value if isinstance(value, Mapping) else {})).encode()
     headers.setdefault("Content-Type", "text/plain; charset=utf-8")
-    return (value if isinstance(value, str) else _json_text(value)).encode()
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return value.encode() if isinstance(value, str) else dumps_body(value)
 
 
 class BodyError(ValueError):
