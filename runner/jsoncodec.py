@@ -10,6 +10,7 @@ them as floats).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -19,12 +20,20 @@ _OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 def dumps(value: Any) -> str:
-    """Compact JSON text. NaN and infinities become null (they are not JSON)."""
+    """Compact JSON text. NaN and infinities become null (they are not JSON). A dataclass is
+    an object of its fields, in their order: records are encoded without copying them first."""
     try:
         return orjson.dumps(value, option=_OPTIONS).decode()
     except TypeError:  # orjson.JSONEncodeError is a TypeError
         # ASCII escapes keep lone surrogates and NULs storable as text.
-        return json.dumps(value, separators=(",", ":"))
+        return json.dumps(value, separators=(",", ":"), default=_fields)
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    """A dataclass as the standard library's encoder should see it (orjson does this itself)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def dumps_loose(value: Any) -> str:

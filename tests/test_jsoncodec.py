@@ -58,3 +58,14 @@ def test_request_bodies_refuse_what_json_cannot_hold() -> None:
         dumps_body({"s": "\ud800"})
     with pytest.raises(TypeError):
         dumps_body({"when": object()})
+
+
+def test_records_encode_as_their_json_form_on_both_paths() -> None:
+    from runner.engine.records import AttemptRecord, CallRecord, RequestRecord, StepRecord
+
+    call = CallRecord(None, RequestRecord("POST", "https://x/y", [("A", "b")], "{}"),
+                      attempts=[AttemptRecord("2026-11-28T00:00:00+00:00", 1.5, 200)])
+    for output in ({"id": 1}, {"id": 2**70, "s": "\ud800"}):  # orjson, then the fallback
+        step = StepRecord("s1", "succeeded", "2026-11-28T00:00:00+00:00", 2.0, [call], output)
+        assert json.loads(dumps(step)) == json.loads(dumps(step.to_json()))
+        assert StepRecord.from_json(json.loads(dumps(step))) == step

@@ -12,7 +12,8 @@ StepRow = tuple[str, str, str]  # job id, step id, the step record as JSON
 
 
 def step_rows(job: JobRecord) -> list[StepRow]:
-    return [(job.id, step.id, dumps(step.to_json())) for step in job.steps]
+    """Each step as stored: the same JSON as `StepRecord.to_json`, encoded from the record."""
+    return [(job.id, step.id, dumps(step)) for step in job.steps]
 
 
 def job_name(job: JobRecord) -> str:

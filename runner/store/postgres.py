@@ -174,7 +174,7 @@ class PostgresStore(Store):
 
     async def checkpoint(self, job_id: str, step: StepRecord, *, owner: str | None = None) -> None:
         what = f"checkpoint of job {job_id} step {step.id}"
-        record = (job_id, step.id, dumps(step.to_json()))
+        record = (job_id, step.id, dumps(step))
         if owner is None:
             await self._call(what, "execute", q.UPSERT_STEP, *record)
         elif await self._call(what, "fetchval", q.UPSERT_OWNED_STEP, *record, owner) is None:

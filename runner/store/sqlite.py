@@ -178,10 +178,10 @@ class SQLiteStore(Store):
     async def checkpoint(self, job_id: str, step: StepRecord, *, owner: str | None = None) -> None:
         what = f"checkpoint of job {job_id} step {step.id}"
         if owner is None:
-            record = (job_id, step.id, dumps(step.to_json()))
+            record = (job_id, step.id, dumps(step))
             await self._relaxed(ops.rowcount(q.UPSERT_STEP, record), what)
             return
-        params = {"job_id": job_id, "step_id": step.id, "record": dumps(step.to_json()),
+        params = {"job_id": job_id, "step_id": step.id, "record": dumps(step),
                   "owner": owner}
         op = functools.partial(ops.fenced, sql=q.UPSERT_OWNED_STEP, params=params, job_id=job_id)
         await self._relaxed(op, what)
