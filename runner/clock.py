@@ -25,10 +25,13 @@ def _second_text(second: int) -> str:
 
 
 def utc_now_iso() -> str:
-    """Now, e.g. `2026-11-28T14:35:42.076123+00:00`."""
-    now = time.time()
-    second = int(now)
-    return f"{_second_text(second)}.{int((now - second) * 1_000_000):06d}+00:00"
+    """Now, e.g. `2026-11-28T14:35:42.076123+00:00` (a job takes several: integer nanoseconds
+    and the cache read inline, no float arithmetic and no call but on a new second)."""
+    ns = time.time_ns()
+    second = ns // 1_000_000_000
+    cached = _cache
+    text = cached[1] if cached[0] == second else _second_text(second)
+    return f"{text}.{ns // 1000 % 1_000_000:06d}+00:00"
 
 
 def utc_iso_millis(timestamp: float) -> str:

@@ -176,10 +176,12 @@ async def _sync_response(
     route: WebhookRoute, active: Active, job_id: str, waiter: asyncio.Future[Any], timeout: float
 ) -> web.Response:
     # The waiter is this request's own future (the job runs in its task, which a cancelled wait
-    # leaves running), so it is awaited directly: no shield, no `wait_for` task per request.
+    # leaves running), so it is awaited directly: no shield, no `wait_for` task per request, and
+    # the timeout is one timer that fails the future (`asyncio.timeout` costs a cancellation
+    # scope per request).
+    timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter)
     try:
-        async with asyncio.timeout(timeout):
-            job = await waiter
+        job = await waiter
     except TimeoutError:
         message = f"the job did not finish within {timeout:g}s; it goes on"
         return error_response(504, "job-timeout", message, job_id=job_id)
@@ -189,6 +191,8 @@ async def _sync_response(
             raise  # this request itself was cancelled, not the wait by a shutdown
         return error_response(503, "shutting-down", "the runner stopped before the job finished; "
                               "it resumes when the runner starts again", job_id=job_id)
+    finally:
+        timer.cancel()
     if job.status != "succeeded":
         return error_response(502, "job-failed", job.error or "the job failed", job_id=job_id)
     hook = route.recipe.webhook
@@ -200,6 +204,11 @@ async def _sync_response(
     except RunnerError as exc:
         return error_response(500, "bad-response", f"response: {exc}", job_id=job_id)
     return _rendered_response(rendered)
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError())
 
 
 def _rendered_response(rendered: dict[str, Any]) -> web.Response:
