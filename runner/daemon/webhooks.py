@@ -35,7 +35,7 @@ class WebhookHandler:
     def __init__(self, daemon: Any) -> None:
         self.daemon = daemon
 
-    async def __call__(self, request: web.Request) -> web.StreamResponse:
+    async def handle(self, request: web.Request) -> web.StreamResponse:
         active: Active = self.daemon.active
         path = request.match_info["path"].strip("/")
         route = active.webhooks.get(path)

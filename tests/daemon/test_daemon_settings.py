@@ -78,3 +78,20 @@ def test_a_secret_in_a_logged_traceback_is_redacted(
     assert "RuntimeError: upstream said ***" in (
         json.loads(out)["exception"] if fmt == "json" else out
     )
+
+
+def test_every_route_is_served_by_a_coroutine_function(tmp_path: object) -> None:
+    """aiohttp wraps any other handler in a deprecated shim: a coroutine level per request."""
+    import asyncio
+    import warnings
+
+    from runner.daemon.app import create_app
+    from runner.daemon.service import Daemon
+
+    daemon = Daemon(Settings(store=f"sqlite:///{tmp_path}/r.db", api_token="t", demo=True))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeprecationWarning)
+        app = create_app(daemon)
+    handlers = [route.handler for route in app.router.routes()]
+    assert len(handlers) > 5
+    assert all(asyncio.iscoroutinefunction(h) for h in handlers), handlers
