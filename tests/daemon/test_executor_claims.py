@@ -48,8 +48,9 @@ steps:
 class Pool:
     """An executor with its run loop going, and a count of the claims it made."""
 
-    def __init__(self, executor: Executor, store: SQLiteStore) -> None:
+    def __init__(self, executor: Executor, store: SQLiteStore, sink: RecordingSink) -> None:
         self.executor = executor
+        self.sink = sink
         self.claims = 0
         claim = store.claim
 
@@ -70,8 +71,7 @@ async def pool(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator
     store = SQLiteStore.from_url(f"sqlite:///{tmp_path}/runner.db")
     await store.open()
     executor = Executor(store, Metrics(), lambda: active, workers=16)
-    pool = Pool(executor, store)
-    pool.sink = sink  # type: ignore[attr-defined]
+    pool = Pool(executor, store, sink)
     run = asyncio.create_task(executor.run())
     try:
         yield pool
@@ -108,7 +108,7 @@ async def test_jobs_started_at_enqueue_cost_no_claim_when_nothing_is_queued(pool
         executor.start_claimed(job)
         assert running_gauge(executor) == 1
         assert (await asyncio.wait_for(waiter, 10)).status == "succeeded"
-    assert len(pool.sink.requests) == 10  # type: ignore[attr-defined]
+    assert len(pool.sink.requests) == 10
     await wait_until(lambda: not executor.running)
     assert running_gauge(executor) == 0
     assert pool.claims == before  # before this change: one claim per finished job
@@ -124,7 +124,7 @@ async def test_a_queue_behind_concurrency_one_drains_without_waiting_for_the_pol
         executor.wake()
     # Each job waits for the one before (concurrency 1): only the wake-up of a finishing job
     # starts the next within these 10 s, the idle poll being 60 s away.
-    sink = pool.sink  # type: ignore[attr-defined]
+    sink = pool.sink
     await wait_until(lambda: len(sink.for_path("/ordered")) == 4)
     assert [r.json()["n"] for r in sink.for_path("/ordered")] == [0, 1, 2, 3]
     await wait_until(lambda: not executor.running)
