@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 # Binding None: CPython's sqlite3 (3.11) finds no adapter for it, then asks the adaptation
 # protocol, and that lookup formats an AttributeError only to discard it -- about 2,000
-# instructions per NULL parameter, and a new job binds five. A registered adapter is found
+# instructions per NULL parameter, and a new job binds four or five. A registered adapter is found
 # first; `{}.get` hands None back (a C call, no Python frame), which binds as NULL as before.
 sqlite3.register_adapter(type(None), {}.get)  # type: ignore[arg-type]
 
