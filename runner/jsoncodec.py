@@ -45,12 +45,13 @@ def dumps_loose(value: Any) -> str:
 
 
 def dumps_body(value: Any) -> bytes:
-    """A request body: compact UTF-8 JSON that refuses NaN and infinities (ValueError) and
-    anything else JSON cannot hold (TypeError), as `json.dumps(allow_nan=False)` does.
+    """A request body: compact UTF-8 JSON that refuses NaN and infinities (ValueError), as
+    `json.dumps(allow_nan=False, ensure_ascii=False)` does, and what that refuses (TypeError).
 
     orjson writes NaN and infinities as null rather than refusing them, so output holding a
     null is made again by the standard library, which refuses them; so is anything orjson
     refuses. Floats may be spelt differently (`1e16`, not `1e+16`): the same JSON number.
+    (orjson would also write datetimes and dataclasses; rendered templates are plain data.)
     """
     try:
         data = orjson.dumps(value, option=_OPTIONS)
