@@ -16,6 +16,9 @@ C (`respond: sync`), D (`respond: accepted`, workers off). Under Valgrind a proc
 times slower, so the store's group commits are smaller than at full speed: C and D are counted
 with more commits per request than they have in `suite.py`.
 
+Each thread is counted apart (`--separate-threads`) and shown after the total, the event loop's
+thread first: for `runner serve`, the second is the SQLite store's writer thread.
+
 Needs Valgrind (Debian package `valgrind`). Prints a table and the ratios (instructions of the
 baseline over the system's: the throughput ratio if both were CPU-bound on the same core) and
 writes `benchmarks/results/instructions.json`.
@@ -71,9 +74,10 @@ def send(url: str, count: int) -> None:
 
 
 def count(name: str, argv: list[str], port: int, requests: int, env: dict[str, str],
-          cwd: Path, out: Path) -> int:
-    """Instructions the process executed while it served `requests` webhooks."""
-    callgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+          cwd: Path, out: Path) -> list[int]:
+    """Instructions each thread of the process executed while it served `requests` webhooks
+    (the main thread first; threads that executed none left out)."""
+    callgrind = ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--separate-threads=yes",
                  f"--callgrind-out-file={out}"]
     proc = subprocess.Popen([*callgrind, *argv], cwd=cwd, env={**os.environ, **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -89,7 +93,11 @@ def count(name: str, argv: list[str], port: int, requests: int, env: dict[str, s
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=600)
-    return total_instructions(out)
+    # One file per thread: <out>-01 (the main thread), <out>-02, ...
+    files = sorted(out.parent.glob(out.name + "-*"), key=lambda f: int(f.name.rsplit("-", 1)[1]))
+    if not files:
+        raise SystemExit(f"{out}: callgrind wrote no output")
+    return [n for n in (total_instructions(f) for f in files) if n > 0]
 
 
 def total_instructions(path: Path) -> int:
@@ -113,6 +121,7 @@ def main() -> None:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sink_url = f"http://127.0.0.1:{sink_port}"
     results: dict[str, int] = {}
+    threads: dict[str, list[float]] = {}
     try:
         wait_healthy(sink_url, sink, 30)
         for name in args.only:
@@ -130,9 +139,12 @@ def main() -> None:
                 argv = [PY, "-m", "runner", "serve", str(folder), "--port", str(port),
                         "--store", f"sqlite:///{tmp}/{name}.db"]
                 env = {"RUNNER_WORKERS": str(workers), "RUNNER_DEMO": "false"}
-            total = count(name, argv, port, args.requests, env, tmp, tmp / f"{name}.callgrind")
-            results[name] = total
-            print(f"{name}: {total / args.requests:,.0f} instructions per request", flush=True)
+            per_thread = count(name, argv, port, args.requests, env, tmp, tmp / f"{name}.callgrind")
+            results[name] = total = sum(per_thread)
+            threads[name] = [n / args.requests for n in per_thread]
+            split = " + ".join(f"{n:,.0f}" for n in threads[name])
+            print(f"{name}: {total / args.requests:,.0f} instructions per request"
+                  f" (by thread, main first: {split})", flush=True)
     finally:
         sink.terminate()
         sink.wait(timeout=30)
@@ -145,7 +157,8 @@ def main() -> None:
     out.mkdir(exist_ok=True)
     per_request = {k: v / args.requests for k, v in results.items()}
     (out / "instructions.json").write_text(json.dumps(
-        {"requests": args.requests, "per_request": per_request, "ratios": ratios}, indent=2))
+        {"requests": args.requests, "per_request": per_request, "per_thread": threads,
+         "ratios": ratios}, indent=2))
 
 
 if __name__ == "__main__":
