@@ -2,9 +2,9 @@
 
 import re
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-from runner.metrics import LoopCounter, Metrics
+from runner.metrics import LoopCounter, LoopHistogram, Metrics
 
 
 def without_created_values(text: str) -> str:
@@ -31,3 +31,20 @@ def test_the_daemon_metrics_count_webhooks_and_jobs_by_label() -> None:
     text = metrics.render().decode()
     assert 'runner_webhooks_total{recipe="lead",status="202"} 1.0' in text
     assert 'runner_jobs_total{outcome="failed",recipe="lead"} 1.0' in text
+
+
+def test_a_loop_histogram_reads_like_a_prometheus_histogram() -> None:
+    ours, theirs = CollectorRegistry(), CollectorRegistry()
+    buckets = (0.005, 0.01, 0.1, 1, 30)
+    histogram = LoopHistogram("runner_step_duration_seconds", "Step duration", ["recipe"],
+                              buckets, ours)
+    reference = Histogram("runner_step_duration_seconds", "Step duration", ["recipe"],
+                          registry=theirs, buckets=buckets)
+    # on a bound, between bounds, below the first, past the last, and a second label set
+    for recipe, seconds in [("a", 0.01), ("a", 0.05), ("a", 0.0), ("a", 45.0), ("b", 1.0)]:
+        histogram.observe(seconds, recipe)
+        reference.labels(recipe).observe(seconds)
+    text = without_created_values(generate_latest(ours).decode())
+    assert text == without_created_values(generate_latest(theirs).decode())
+    assert 'runner_step_duration_seconds_bucket{le="0.01",recipe="a"} 2.0' in text
+    assert 'runner_step_duration_seconds_count{recipe="a"} 4.0' in text

@@ -225,8 +225,7 @@ class Executor:
 
         async def checkpoint(job: JobRecord, step: StepRecord) -> None:
             ends_job = step.id == last or (step.status == "failed" and step.id in fatal)
-            seconds = self.metrics.child(self.metrics.step_seconds, job.recipe)
-            seconds.observe(step.duration_ms / 1000)
+            self.metrics.step_seconds.observe(step.duration_ms / 1000, job.recipe)
             if ends_job:  # logged once `finish` has stored it: a logged step is a stored step
                 self._unlogged[job.id] = step
                 return
