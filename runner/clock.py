@@ -34,6 +34,18 @@ def utc_now_iso() -> str:
     return f"{text}.{ns // 1000 % 1_000_000:06d}+00:00"
 
 
+_MILLIS_TAILS = tuple(f".{milli:03d}+00:00" for milli in range(1000))
+
+
+def utc_now_iso_millis() -> str:
+    """Now as log lines show it, e.g. `2026-11-28T14:35:42.076+00:00` (a line per job: the
+    text after the second comes from a table rather than being formatted)."""
+    second, milli = divmod(time.time_ns() // 1_000_000, 1000)
+    cached = _cache
+    text = cached[1] if cached[0] == second else _second_text(second)
+    return text + _MILLIS_TAILS[milli]
+
+
 def utc_iso_millis(timestamp: float) -> str:
     """A Unix time as log lines show it, e.g. `2026-11-28T14:35:42.076+00:00` (milliseconds,
     as `datetime.isoformat(timespec="milliseconds")` gives, without building a datetime)."""

@@ -225,12 +225,26 @@ class RedactingFilter(logging.Filter):
             record.stack_info = redactor.redact_text(record.stack_info)
         fields = record.__dict__
         for key in extra_keys(record):  # structured `extra=` fields
-            value = fields[key]
-            if type(value) is str:
-                fields[key] = redactor.redact_text(value)
-            elif value is not None and type(value) not in _PLAIN:
-                fields[key] = redactor.redact_data(value)
+            fields[key] = _redact_field(redactor, fields[key])
         return True
+
+    def redact_fields(self, message: str, fields: dict[str, Any]) -> str:
+        """What `filter` does to a record, done to a message and its fields (changed in place)
+        that were never made into one: `runner.logs.log_fields`' lines. Gives the message."""
+        redactor = self.redactor
+        if not redactor.holds_values:
+            return message
+        for key, value in fields.items():
+            fields[key] = _redact_field(redactor, value)
+        return redactor.redact_text(message)
+
+
+def _redact_field(redactor: Redactor, value: Any) -> Any:
+    if type(value) is str:
+        return redactor.redact_text(value)
+    if value is not None and type(value) not in _PLAIN:
+        return redactor.redact_data(value)
+    return value
 
 
 _PLAIN = frozenset({int, float, bool})  # field values that cannot hold a secret

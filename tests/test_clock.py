@@ -61,3 +61,15 @@ def test_log_line_times_match_datetime_isoformat_in_milliseconds() -> None:
     for moment in moments:
         expected = datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
         assert utc_iso_millis(moment) == expected, moment
+
+
+def test_now_in_milliseconds_is_now_truncated_to_the_millisecond() -> None:
+    from runner.clock import utc_now_iso_millis
+
+    for _ in range(2000):  # across millisecond (and now and then second) boundaries
+        before = time.time_ns() // 1_000_000
+        stamp = utc_now_iso_millis()
+        after = time.time_ns() // 1_000_000
+        assert len(stamp) == len("2026-11-28T14:35:42.076+00:00") and stamp.endswith("+00:00")
+        millis = round(datetime.fromisoformat(stamp).timestamp() * 1000)
+        assert before <= millis <= after

@@ -25,6 +25,7 @@ from runner.daemon.outcomes import PendingOutcomes
 from runner.engine.job import run_job
 from runner.engine.records import JobRecord, StepRecord
 from runner.errors import StoreUnavailable
+from runner.logs import log_fields
 from runner.metrics import Metrics
 from runner.recipe.compile import Recipe
 from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, LeaseLost, Store
@@ -261,7 +262,7 @@ class Executor:
         self.metrics.jobs.inc(job.recipe, job.status)
         level = logging.INFO if job.status == "succeeded" else logging.WARNING
         fields = {**extra, "status": job.status, "error": job.error, "steps": len(job.steps)}
-        log.log(level, f"job {job.status}", extra=fields)
+        log_fields(log, level, f"job {job.status}", fields)
         future = self.waiters.pop(job.id, None)
         if future is not None and not future.done():
             future.set_result(job)
