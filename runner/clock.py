@@ -24,14 +24,23 @@ def _second_text(second: int) -> str:
     return cached[1]
 
 
+_MILLIS_TEXT = tuple(f".{milli:03d}" for milli in range(1000))
+_MICROS_TAILS = tuple(f"{micro:03d}+00:00" for micro in range(1000))
+
+
 def utc_now_iso() -> str:
-    """Now, e.g. `2026-11-28T14:35:42.076123+00:00` (a job takes several: integer nanoseconds
-    and the cache read inline, no float arithmetic and no call but on a new second)."""
-    ns = time.time_ns()
-    second = ns // 1_000_000_000
+    """Now, e.g. `2026-11-28T14:35:42.076123+00:00` (a job takes seven: integer microseconds,
+    the cache read inline, the fraction's digits from tables; no call but on a new second)."""
+    second, micros = divmod(time.time_ns() // 1000, 1_000_000)
     cached = _cache
     text = cached[1] if cached[0] == second else _second_text(second)
-    return f"{text}.{ns // 1000 % 1_000_000:06d}+00:00"
+    return text + _MILLIS_TEXT[micros // 1000] + _MICROS_TAILS[micros % 1000]
+
+
+def elapsed_ms(started: float) -> float:
+    """Milliseconds since `started` (a `time.perf_counter()` reading), to the microsecond:
+    `round(ms, 3)` up to the last bit, for a third of its cost (it rounds through decimal)."""
+    return round((time.perf_counter() - started) * 1_000_000) / 1000
 
 
 _MILLIS_TAILS = tuple(f".{milli:03d}+00:00" for milli in range(1000))

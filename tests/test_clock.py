@@ -73,3 +73,30 @@ def test_now_in_milliseconds_is_now_truncated_to_the_millisecond() -> None:
         assert len(stamp) == len("2026-11-28T14:35:42.076+00:00") and stamp.endswith("+00:00")
         millis = round(datetime.fromisoformat(stamp).timestamp() * 1000)
         assert before <= millis <= after
+
+
+def test_elapsed_ms_is_round_to_the_microsecond() -> None:
+    import random
+
+    from runner.clock import elapsed_ms
+
+    rng = random.Random(11)
+    for _ in range(20_000):
+        seconds = rng.choice([rng.uniform(0, 0.002), rng.uniform(0, 30), rng.uniform(0, 3600)])
+        now = time.perf_counter()
+        started = now - seconds
+        measured = elapsed_ms(started)
+        # At least `seconds` passed, and the result is a whole number of microseconds.
+        assert measured >= round(seconds * 1000, 3) - 0.001
+        assert measured < seconds * 1000 + 50  # less than 50 ms of this loop in between
+        assert abs(measured * 1000 - round(measured * 1000)) < 1e-6
+
+
+def test_the_fraction_of_a_second_is_the_clocks_microseconds() -> None:
+    for _ in range(5000):
+        before = time.time_ns() // 1000
+        stamp = utc_now_iso()
+        after = time.time_ns() // 1000
+        parsed = datetime.fromisoformat(stamp)
+        micros = int(parsed.timestamp()) * 1_000_000 + parsed.microsecond
+        assert before <= micros <= after

@@ -22,7 +22,7 @@ from typing import Any
 
 from multidict import CIMultiDict
 
-from runner.clock import utc_now_iso
+from runner.clock import elapsed_ms, utc_now_iso
 from runner.engine.messages import (
     Headers,
     encode_body,
@@ -141,7 +141,7 @@ class StepRunner:
             else:
                 record.status, record.error = "failed", self._redact(f"step {step.id}: {exc}")
                 record.output = {"ok": False, "error": record.error}
-        record.duration_ms = round((time.perf_counter() - clock) * 1000, 3)
+        record.duration_ms = elapsed_ms(clock)
         return record
 
     def _unrenderable(self, step: Step, exc: RunnerError) -> bool:

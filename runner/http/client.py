@@ -28,7 +28,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from runner import __version__
-from runner.clock import utc_now_iso
+from runner.clock import elapsed_ms, utc_now_iso
 from runner.engine.records import AttemptRecord
 from runner.errors import EgressError, RunnerError
 from runner.http.auth import Auth, StaticAuth
@@ -175,7 +175,7 @@ class ConnectionClient:
             await self._follow(exchange)
         except (TimeoutError, RunnerError, aiohttp.ClientError, ValueError, OSError) as exc:
             self._no_answer(exchange, exc)
-        record.duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        record.duration_ms = elapsed_ms(started)
         record.status, record.error = exchange.status, exchange.error
 
     def _no_answer(self, exchange: Exchange, exc: BaseException) -> None:
