@@ -176,6 +176,10 @@ class Writer:
     one is undone alone and its caller gets the error. While a commit is being flushed to disk new
     operations queue up and join the next one, so under load commits grow far slower than writes,
     and a lone write is committed at once. A caller's future resolves only after the commit.
+
+    The operations one event-loop turn submits reach the thread together, in order, as one
+    queue item at the end of the turn: a busy daemon submits several writes per turn, and each
+    hand-over wakes the thread (a system call) and costs a queue round trip in both threads.
     """
 
     def __init__(self, settings: Settings, max_batch: int = 1000) -> None:
@@ -184,7 +188,11 @@ class Writer:
         self._sync_level = settings.synchronous  # as `connect` set it
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop callers await on
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Pending | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Pending] | object] = queue.SimpleQueue()
+        self._outbox: list[_Pending] = []  # this loop turn's operations, not yet handed over
+        self._carried: list[_Pending] = []  # taken from the queue beyond `max_batch`: next batch
+        self._stopping = False  # the writer thread took `_STOP` from the queue
+        self._broken: StoreError | None = None  # why the writer thread stopped, if it crashed
         self._accepting = False
         self._thread = threading.Thread(target=self._serve, name="runner-store-writer", daemon=True)
         self._ready: concurrent.futures.Future[None] = concurrent.futures.Future()
@@ -207,14 +215,25 @@ class Writer:
             raise StoreError(f"{what}: the store is not open")
         loop = self._loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Pending(op, what, future, durable))
+        if not self._outbox:
+            loop.call_soon(self._hand_over)
+        self._outbox.append(_Pending(op, what, future, durable))
         return future
+
+    def _hand_over(self) -> None:
+        """Gives the writer thread this turn's operations, in the order they were submitted."""
+        outbox, self._outbox = self._outbox, []
+        if outbox:
+            self._queue.put(outbox)
+            if self._broken is not None:  # the thread is gone: nobody else will answer them
+                self._fail_waiting(self._broken)
 
     async def stop(self) -> None:
         """Lets every operation already submitted commit, then closes the connection."""
         if not self._thread.is_alive():
             return
         self._accepting = False
+        self._hand_over()
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
 
@@ -225,38 +244,49 @@ class Writer:
             self._ready.set_exception(store_error(f"opening {self._settings.path}", exc))
             return
         self._ready.set_result(None)
+        batch: list[_Pending] = []
         try:
-            while self._serve_batch(conn):
-                pass
+            while not self._stopping or self._carried:
+                batch = self._next_batch()
+                if batch:
+                    self._commit(conn, batch)
         except BaseException as exc:  # a bug: nobody may be left waiting for a reply
             self._accepting = False
-            self._fail_waiting(StoreError(f"the store's writer stopped: {exc!r}"))
+            self._broken = StoreError(f"the store's writer stopped: {exc!r}")
+            self._settle([(pending, None, self._broken) for pending in batch + self._carried])
+            self._fail_waiting(self._broken)
             raise
         finally:
             conn.close()
 
     def _fail_waiting(self, error: StoreError) -> None:
+        """Answers every operation still queued with `error` (from either thread)."""
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 return
-            if isinstance(item, _Pending):
-                self._settle([(item, None, error)])
+            if isinstance(item, list):
+                self._settle([(pending, None, error) for pending in item])
 
-    def _serve_batch(self, conn: sqlite3.Connection) -> bool:
-        """Runs one group of operations; False once asked to stop."""
-        items = [self._queue.get()]
-        while len(items) < self._max_batch:
+    def _next_batch(self) -> list[_Pending]:
+        """The operations of the next transaction: what the queue holds, at most `max_batch`
+        (the rest is carried to the next one), waiting for some only when none is carried."""
+        taken, self._carried = self._carried, []
+        wait = not taken
+        while len(taken) < self._max_batch:
             try:
-                items.append(self._queue.get_nowait())
+                item = self._queue.get() if wait else self._queue.get_nowait()
             except queue.Empty:
                 break
+            wait = False
+            if item is _STOP:  # `stop` hands the last operations over before this
+                self._stopping = True
+                break
+            taken += item  # type: ignore[arg-type]
+        taken, self._carried = taken[: self._max_batch], taken[self._max_batch :]
         # A caller cancelled before its turn drops its operation.
-        batch = [item for item in items if isinstance(item, _Pending) and not item.future.done()]
-        if batch:
-            self._commit(conn, batch)
-        return not any(item is _STOP for item in items)
+        return [pending for pending in taken if not pending.future.done()]
 
     def _sync_for(self, conn: sqlite3.Connection, batch: list[_Pending]) -> None:
         """FULL (or the configured level) when the batch promises durability, else NORMAL."""

@@ -15,7 +15,7 @@ from runner.engine.records import JobRecord
 from runner.errors import StoreError
 from runner.store import open_store
 from runner.store.sqlite import SQLiteStore, settings_from_url
-from runner.store.sqlite_conn import Settings, split_sql
+from runner.store.sqlite_conn import Settings, Writer, split_sql
 from runner.store.sqlite_queries import CREATE_SCHEMA_MIGRATIONS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -207,8 +207,59 @@ async def test_concurrent_enqueues_share_few_commits(tmp_path: Path) -> None:
         results = await asyncio.gather(*(store.enqueue(job) for job in jobs))
         commits = store.commits - before
         assert results == [(job.id, True) for job in jobs]
-        assert commits <= 10, f"500 enqueues took {commits} commits"
+        # Submitted in one loop turn, they reach the writer thread together: one transaction.
+        assert commits == 1, f"500 enqueues took {commits} commits"
         assert await store.queue_depth() == 500
+
+
+def _insert(n: int) -> Any:
+    def op(conn: sqlite3.Connection) -> int:
+        conn.execute("CREATE TABLE IF NOT EXISTS t (n INTEGER)")
+        return int(conn.execute("INSERT INTO t VALUES (?)", (n,)).lastrowid)
+    return op
+
+
+async def test_a_turn_with_more_writes_than_a_batch_commits_them_in_order_in_batches(
+    tmp_path: Path,
+) -> None:
+    writer = Writer(Settings(str(tmp_path / "w.db")), max_batch=10)
+    await writer.start()
+    try:
+        futures = [writer.submit(_insert(n), f"insert {n}") for n in range(25)]  # one turn
+        rowids = await asyncio.gather(*futures)
+        assert writer.commits == 3  # 10 + 10 + 5
+        assert rowids == list(range(1, 26))  # committed in the order submitted
+    finally:
+        await writer.stop()
+    with sqlite3.connect(tmp_path / "w.db") as conn:
+        assert [n for (n,) in conn.execute("SELECT n FROM t ORDER BY rowid")] == list(range(25))
+
+
+class WriterBug(BaseException):
+    """Not an Exception: gets past the per-operation error handling, as a bug in it would."""
+
+
+async def test_writes_waiting_when_the_writer_thread_dies_get_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    died: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: died.append(args.exc_value))
+    writer = Writer(Settings(str(tmp_path / "w.db")))
+    await writer.start()
+
+    def crash(conn: sqlite3.Connection) -> None:
+        raise WriterBug("boom")
+
+    same_batch = [writer.submit(_insert(1), "before"), writer.submit(crash, "crash"),
+                  writer.submit(_insert(2), "after")]
+    results = await asyncio.wait_for(asyncio.gather(*same_batch, return_exceptions=True), 10)
+    assert all(isinstance(r, StoreError) and "writer stopped" in str(r) for r in results)
+    with pytest.raises(StoreError, match="not open"):
+        writer.submit(_insert(3), "later")
+    await writer.stop()  # the thread has ended (with the bug, reported to threading's hook)
+    assert len(died) == 1 and isinstance(died[0], WriterBug)
 
 
 async def test_a_failing_write_does_not_undo_the_others_in_its_commit(tmp_path: Path) -> None:
