@@ -8,8 +8,9 @@ Systems (each a separate process pinned to CPU 0; the sink and the load generato
   C  `runner serve`, a webhook recipe with `respond: sync` doing the same (one step to the sink)
   D  `runner serve`, the same recipe with `respond: accepted`: 202 after the durable commit
      (workers off, so the figure is acceptance alone)
-  E  `runner serve` draining the backlog D left: jobs completed per second over a window of
-     `--drain-seconds` (default: `--duration`), counted by `runner_jobs_total` at both ends
+  E  `runner serve` draining the backlog D left: jobs completed per second, the median of
+     `--rounds` windows of `--drain-seconds` (default: `--duration`), each counted by
+     `runner_jobs_total` at its two ends
 
 Reference systems, on by default (`--no-uvloop-baselines` leaves them out):
   Au  system A on uvloop        Bu  system B on uvloop
@@ -200,27 +201,34 @@ def runner_serve(tmp: Path, name: str, respond: str, sink: str, workers: int, st
                         "--store", store], f"http://127.0.0.1:{port}", 0, env, cwd=str(tmp))
 
 
-def drain(tmp: Path, sink: str, store: str, seconds: float) -> dict[str, float]:
-    """E: a runner with workers on the store D filled; the jobs it completes per second.
+def drain(tmp: Path, sink: str, store: str, seconds: float, windows: int) -> dict[str, float]:
+    """E: a runner with workers on the store D filled; the jobs it completes per second, the
+    median of `windows` consecutive windows of `seconds` (one window would be at the mercy of
+    whatever else the machine did in it, as a single round would).
 
-    Counted from `runner_jobs_total` at the start and the end of a fixed window: two scrapes, so
+    Counted from `runner_jobs_total` at the start and the end of each window: two scrapes, so
     measuring does not load the process measured (every scrape also counts the queue, a scan of
-    the whole backlog). The backlog must outlast the window, or the rate reads low: that is
-    reported."""
+    the whole backlog, which is why the backlog is checked only after the last window). The
+    backlog must outlast the windows, or the rate reads low: that is reported."""
     proc = runner_serve(tmp, "E", "accepted", sink, 64, store)
-    done, cpu0, started = jobs_done(proc.url), proc.cpu_seconds(), time.perf_counter()
-    time.sleep(seconds)
-    done = jobs_done(proc.url) - done
-    cpu, elapsed = proc.cpu_seconds() - cpu0, time.perf_counter() - started
+    figures = Figures()
+    for window in range(windows):
+        done, cpu0, started = jobs_done(proc.url), proc.cpu_seconds(), time.perf_counter()
+        time.sleep(seconds)
+        done = jobs_done(proc.url) - done
+        cpu, elapsed = proc.cpu_seconds() - cpu0, time.perf_counter() - started
+        result = {"requests": done, "rps": done / elapsed, "cpu_ms_per_req": cpu * 1000 / max(1, done),
+                  "p50_ms": float("nan"), "p99_ms": float("nan"), "errors": 0.0,
+                  "peak_rss_mib": proc.rss_mib()}
+        figures.rounds.append(result)
+        print(f"window {window + 1} E: {result['rps']:.0f} jobs/s, "
+              f"{result['cpu_ms_per_req']:.3f} CPU ms/job", flush=True)
     left = queue_depth(proc.url)
     if left == 0:
-        print(f"E: the backlog ran out within the {seconds:g} s window: the rate reads low; "
-              "give D more rounds or a longer --duration", flush=True)
-    figures = {"jobs": done, "rps": done / elapsed, "seconds": elapsed,
-               "cpu_ms_per_req": cpu * 1000 / max(1, done), "peak_rss_mib": proc.rss_mib(),
-               "backlog_left": left}
+        print(f"E: the backlog ran out within the {windows} windows of {seconds:g} s: the rate "
+              "reads low; give D more rounds or a longer --duration", flush=True)
     proc.stop()
-    return figures
+    return {**figures.summary(), "backlog_left": left}
 
 
 def jobs_done(url: str) -> float:
@@ -247,7 +255,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--drain-seconds", type=float, default=None,
-                        help="E's measuring window (default: --duration)")
+                        help="each of E's measuring windows (default: --duration)")
     parser.add_argument("--only", default="ABCDE", help="systems to run, e.g. ABC")
     parser.add_argument("--uvloop-baselines", action=argparse.BooleanOptionalAction, default=True,
                         help="also run A and B on uvloop (Au, Bu)")
@@ -262,7 +270,7 @@ def main() -> None:
         if "E" in args.only and "D" in systems:
             systems["D"].stop()
             window = args.duration if args.drain_seconds is None else args.drain_seconds
-            results["E"] = drain(tmp, sink_url, f"sqlite:///{tmp}/D.db", window)
+            results["E"] = drain(tmp, sink_url, f"sqlite:///{tmp}/D.db", window, args.rounds)
         report(results, args)
     finally:
         for proc in procs.values():
