@@ -43,16 +43,13 @@ def elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1_000_000) / 1000
 
 
-_MILLIS_TAILS = tuple(f".{milli:03d}+00:00" for milli in range(1000))
-
-
 def utc_now_iso_millis() -> str:
     """Now as log lines show it, e.g. `2026-11-28T14:35:42.076+00:00` (a line per job: the
-    text after the second comes from a table rather than being formatted)."""
+    milliseconds' text comes from the same table as `utc_now_iso`'s)."""
     second, milli = divmod(time.time_ns() // 1_000_000, 1000)
     cached = _cache
     text = cached[1] if cached[0] == second else _second_text(second)
-    return text + _MILLIS_TAILS[milli]
+    return text + _MILLIS_TEXT[milli] + "+00:00"
 
 
 def utc_iso_millis(timestamp: float) -> str:
@@ -62,4 +59,4 @@ def utc_iso_millis(timestamp: float) -> str:
     micros = round((timestamp - second) * 1_000_000)  # rounded as `datetime.fromtimestamp` does
     if micros == 1_000_000:
         second, micros = second + 1, 0
-    return f"{_second_text(second)}.{micros // 1000:03d}+00:00"
+    return _second_text(second) + _MILLIS_TEXT[micros // 1000] + "+00:00"

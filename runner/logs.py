@@ -10,6 +10,7 @@ import asyncio
 import logging
 import sys
 from datetime import datetime
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 from runner.clock import utc_iso_millis, utc_now_iso_millis
@@ -35,19 +36,27 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message and the record's extra fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": utc_iso_millis(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "message": record.getMessage(),
-        }
         fields = record.__dict__
-        for key in extra_keys(record):
-            if not key.startswith("_"):
-                entry[key] = fields[key]
+        entry = json_entry(
+            utc_iso_millis(record.created), record.levelname.lower(), record.name,
+            record.getMessage(), ((key, fields[key]) for key in extra_keys(record)),
+        )
         if record.exc_info or record.exc_text:
             entry["exception"] = _traceback(self, record)
         return dumps_loose(entry)
+
+
+def json_entry(
+    stamp: str, level: str, logger: str, message: str, fields: Iterable[tuple[str, Any]]
+) -> dict[str, Any]:
+    """A JSON line's object: its four keys, then the structured fields (underscored ones left
+    out). Both ways a line is made (`JsonFormatter`, `TurnHandler.write_fields`) build it here,
+    so they cannot drift apart."""
+    entry: dict[str, Any] = {"time": stamp, "level": level, "logger": logger, "message": message}
+    for key, value in fields:
+        if not key.startswith("_"):
+            entry[key] = value
+    return entry
 
 
 class TextFormatter(logging.Formatter):
@@ -95,15 +104,8 @@ class TurnHandler(logging.StreamHandler):  # type: ignore[type-arg]
         filters would (see `log_fields`). False when the fields cannot be written this way."""
         for redacting in self.filters:
             message = redacting.redact_fields(message, fields)  # type: ignore[union-attr]
-        entry: dict[str, Any] = {
-            "time": utc_now_iso_millis(),
-            "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
-            "logger": logger,
-            "message": message,
-        }
-        for key, value in fields.items():
-            if not key.startswith("_"):
-                entry[key] = value
+        name = _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
+        entry = json_entry(utc_now_iso_millis(), name, logger, message, fields.items())
         try:
             line = dumps_loose(entry)
         except Exception:  # noqa: BLE001 -- the caller logs it the usual way, errors and all
