@@ -8,17 +8,16 @@ committed the job does the sender get its 2xx, so an acknowledged webhook is nev
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from runner.clock import utc_now_iso
 from runner.daemon.active import Active, WebhookRoute
 from runner.daemon.http_errors import error_response
+from runner.daemon.webhook_body import parse_body
 from runner.engine.job import job_context, new_job
 from runner.errors import RunnerError, StoreError
 from runner.jsoncodec import dumps
@@ -125,7 +124,10 @@ class WebhookHandler:
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:
     """The body, or None as soon as it is known to exceed `limit` (nothing more is read)."""
-    if request.content_length is not None:
+    # Content-Length counts the bytes on the wire; with a Content-Encoding, aiohttp inflates
+    # them and the chunk loop below counts what the trigger would hold (a 50 KB gzip body can
+    # inflate to 50 MB).
+    if request.content_length is not None and "Content-Encoding" not in request.headers:
         if request.content_length > limit:
             return None
         return await request.read()  # the size is known and allowed: one read, no chunk loop
@@ -140,30 +142,36 @@ async def _read_body(request: web.Request, limit: int) -> bytes | None:
 
 def _event(request: web.Request, body: bytes) -> dict[str, Any]:
     """The trigger as templates see it; credential headers are stored as `***`."""
-    mime = request.content_type.lower()
-    try:
-        text = body.decode(request.charset or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know: read it as UTF-8 rather than fail
-        text = body.decode("utf-8", errors="replace")
-    parsed: Any = text
-    if mime == "application/json" or mime.endswith("+json"):
-        try:
-            parsed = json.loads(text) if text.strip() else None
-        except json.JSONDecodeError as exc:
-            where = f"line {exc.lineno} column {exc.colno}"
-            raise ValueError(f"the body is not valid JSON: {exc.msg} at {where}") from None
-    elif mime == "application/x-www-form-urlencoded":
-        parsed = dict(parse_qsl(text, keep_blank_values=True))
-    headers = {
-        k: ("***" if k.lower() in SENSITIVE_HEADERS else v) for k, v in request.headers.items()
-    }
     return {
-        "body": parsed,
-        "headers": headers,
-        "query": dict(request.query) if request.query_string else {},
+        "body": parse_body(request.headers.get("Content-Type", ""), request.charset, body),
+        "headers": _headers(request),
+        "query": _query(request),
         "method": request.method,
         "received_at": utc_now_iso(),
     }
+
+
+def _headers(request: web.Request) -> dict[str, str]:
+    """The request's headers; a header sent more than once is one entry, its values joined
+    with ", " as HTTP defines (RFC 9110, 5.3), under the name as first sent."""
+    raw = request.headers
+    headers = {k: ("***" if k.lower() in SENSITIVE_HEADERS else v) for k, v in raw.items()}
+    if len(headers) == len(raw):  # no name repeated: the usual case, one pass
+        return headers
+    joined: dict[str, str] = {}
+    for name in raw:
+        if name in joined:
+            continue
+        values = raw.getall(name)
+        joined[name] = "***" if name.lower() in SENSITIVE_HEADERS else ", ".join(values)
+    return joined
+
+
+def _query(request: web.Request) -> dict[str, str]:
+    """Query parameters; one given more than once keeps its last value, as form fields do."""
+    if not request.query_string:
+        return {}
+    return {k: v for k, v in request.query.items()}
 
 
 def _dedup_key(template: Any, active: Active, recipe: Any, job: Any) -> str | None:

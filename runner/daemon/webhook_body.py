@@ -1,0 +1,77 @@
+"""A webhook's body as templates see it: JSON parsed, a form as a mapping, anything else text.
+
+Forms come two ways and both become a mapping of field names to values: urlencoded
+(`application/x-www-form-urlencoded`) and `multipart/form-data` (what an HTML form with a file
+input posts, and what `curl -F` sends). A field given more than once keeps its last value, as
+for query parameters. A file field becomes `{filename, content_type, size, content}` with the
+content as text (UTF-8 unless the part names a charset; bytes that are not text are replaced,
+so binary files do not arrive intact: send those base64-encoded in a field instead).
+
+Multipart is parsed with the standard library's e-mail parser, which implements MIME (the
+boundary, per-part headers, RFC 2231 names, transfer encodings); the body was already read and
+size-checked, so there is nothing to stream.
+"""
+
+from __future__ import annotations
+
+import json
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from typing import Any
+from urllib.parse import parse_qsl
+
+__all__ = ["parse_body"]
+
+_MIME_PARSER = BytesParser(policy=policy.HTTP)
+
+
+def parse_body(content_type: str, charset: str | None, body: bytes) -> Any:
+    """The body for `trigger.body`; `content_type` is the whole header (with its parameters).
+
+    Raises ValueError with a message for the sender when JSON or multipart is malformed."""
+    mime = content_type.split(";", 1)[0].strip().lower()
+    if mime == "multipart/form-data":
+        return _multipart(content_type, body)
+    text = _decode(body, charset)
+    if mime == "application/json" or mime.endswith("+json"):
+        try:
+            return json.loads(text) if text.strip() else None
+        except json.JSONDecodeError as exc:
+            where = f"line {exc.lineno} column {exc.colno}"
+            raise ValueError(f"the body is not valid JSON: {exc.msg} at {where}") from None
+    if mime == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(text, keep_blank_values=True))
+    return text
+
+
+def _decode(body: bytes, charset: str | None) -> str:
+    try:
+        return body.decode(charset or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know: read it as UTF-8 rather than fail
+        return body.decode("utf-8", errors="replace")
+
+
+def _multipart(content_type: str, body: bytes) -> dict[str, Any]:
+    if "boundary=" not in content_type.lower():
+        raise ValueError("the multipart/form-data body has no boundary in its Content-Type")
+    message = _MIME_PARSER.parsebytes(b"Content-Type: " + content_type.encode("latin-1") +
+                                      b"\r\n\r\n" + body)
+    assert isinstance(message, EmailMessage)
+    if not message.is_multipart() or message.defects:
+        raise ValueError("the multipart/form-data body does not match its boundary")
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):  # a part that names no field has no place in the mapping
+            continue
+        raw = part.get_payload(decode=True)
+        data = raw if isinstance(raw, bytes) else b""
+        text = _decode(data, part.get_content_charset())
+        filename = part.get_filename()
+        if filename is None:
+            fields[name] = text
+        else:
+            fields[name] = {"filename": filename, "content_type": part.get_content_type(),
+                            "size": len(data), "content": text}
+    return fields
