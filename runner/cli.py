@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
@@ -18,12 +19,39 @@ _STORE_HELP = "job store URL (default: $RUNNER_STORE, else sqlite:///runner.db)"
 
 
 class _Parser(argparse.ArgumentParser):
-    """Exits with 2 on usage errors, as argparse does, but prints one clear line."""
+    """Exits with 2 on usage errors, as argparse does, but prints one clear line.
+
+    A command's options may stand anywhere among its positional arguments
+    (`runner validate a.yaml --strict b.yaml`): argparse alone stops filling `PATH...` at the first
+    option and refuses what follows. `parse_intermixed_args` handles that, but not subcommands, so
+    each command's own parser parses its arguments intermixed, and parsers that hold subcommands
+    (`runner`, `runner jobs`, `runner connection`) parse as usual.
+    """
+
+    _intermixed = True
+    _in_intermixed = False
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         sys.stderr.write(f"runner: error: {message}\n")
         raise SystemExit(EXIT_USAGE)
+
+    def add_subparsers(self, **kwargs: Any) -> Any:
+        self._intermixed = False
+        return super().add_subparsers(**kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        # parse_known_intermixed_args calls back into parse_known_args (up to Python 3.12): those
+        # inner calls must parse plainly.
+        if not self._intermixed or self._in_intermixed:
+            return super().parse_known_args(args, namespace)
+        self._in_intermixed = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._in_intermixed = False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(module="validate")
 
     schema = commands.add_parser("schema", help="print the JSON Schema of both document kinds")
-    schema.add_argument("--write", metavar="DIR", help="write schemas/*.json into DIR instead")
+    schema.add_argument(
+        "--write", metavar="DIR", help="write what it prints to DIR/runner.schema.json instead"
+    )
     schema.set_defaults(module="schema")
     run = commands.add_parser("run", help="run one job now and print every request and response")
     run.add_argument("recipe", metavar="RECIPE", help="a recipe name, or a YAML file holding it")

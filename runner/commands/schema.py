@@ -6,16 +6,19 @@ import argparse
 import sys
 from pathlib import Path
 
-from runner.recipe.schema import schema_files
+from runner.recipe.schema import SCHEMA_FILE, schema_text
 
 
 def run(args: argparse.Namespace) -> int:
-    files = schema_files()
+    text = schema_text()
     if args.write:
         folder = Path(args.write)
-        folder.mkdir(parents=True, exist_ok=True)
-        for name, text in files.items():
-            (folder / name).write_text(text, encoding="utf-8")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / SCHEMA_FILE).write_text(text, encoding="utf-8")
+        except OSError as exc:
+            sys.stderr.write(f"runner: error: cannot write {folder / SCHEMA_FILE}: {exc}\n")
+            return 2
         return 0
-    sys.stdout.write(files["runner.schema.json"])
+    sys.stdout.write(text)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,15 +34,23 @@ class Loaded:
 
 @dataclass
 class LoadResult:
-    """Everything read from a set of paths: valid documents and every problem found."""
+    """Everything read from a set of paths: valid documents and every problem found.
+
+    `invalid_connections` holds a stand-in for each connection document that failed validation
+    but has a name: its problems are already reported, and recipes that use it must not be told
+    on top that the connection does not exist.
+    """
 
     documents: list[Loaded] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
+    invalid_connections: list[Loaded] = field(default_factory=list)
 
     @property
     def connections(self) -> list[Loaded]:
-        return [d for d in self.documents if isinstance(d.spec, ConnectionSpec)]
+        """Connections recipes may refer to; stand-ins come first, so a valid one wins a name."""
+        valid = [d for d in self.documents if isinstance(d.spec, ConnectionSpec)]
+        return self.invalid_connections + valid
 
     @property
     def recipes(self) -> list[Loaded]:
@@ -108,7 +117,26 @@ def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadRes
         result.diagnostics.extend(problems)
         if spec is not None:
             result.documents.append(Loaded(spec, item))
+        elif (stand_in := _connection_stand_in(item.data)) is not None:
+            result.invalid_connections.append(Loaded(stand_in, item))
     return result
+
+
+def _connection_stand_in(data: Any) -> ConnectionSpec | None:
+    """What is known of an invalid connection document, for resolving references to it by name.
+
+    Built without validation: it holds the name and, when the document wrote one, a `base_url`
+    (any text, so that a base_url already reported as invalid is not reported missing again).
+    """
+    if not isinstance(data, dict) or data.get("kind") != "connection":
+        return None
+    name = data.get("name")
+    if not isinstance(name, str):
+        return None
+    base_url = data.get("base_url")
+    if "base_url" in data and not isinstance(base_url, str):
+        base_url = ""
+    return ConnectionSpec.model_construct(kind="connection", name=name, base_url=base_url)
 
 
 def validate_document(doc: SourceDocument) -> tuple[ConnectionSpec | RecipeSpec | None, list[Diagnostic]]:
@@ -224,7 +252,12 @@ def _reword(error: Any) -> str:
         return f"{_show(value)} is not allowed; expected {expected.replace(' or ', ', ')}"
     if kind == "union_tag_invalid":
         ctx = error.get("ctx", {})
-        return f"type {_show(ctx.get('tag'))} is not one of: {ctx.get('expected_tags', '')}".replace("'", "")
+        key = str(ctx.get("discriminator", "'type'")).strip("'")
+        # ctx["tag"] is Python's str() of the value ('None', 'True'): show the value itself.
+        tag = value.get(key) if isinstance(value, dict) else ctx.get("tag")
+        shown = tag if isinstance(tag, str) else _show(tag)
+        expected = str(ctx.get("expected_tags", "")).replace("'", "")
+        return f"{key} {shown} is not one of: {expected}"
     if kind == "union_tag_not_found":
         return "missing key 'type'"
     if kind in ("greater_than_equal", "less_than_equal", "too_short", "too_long"):
@@ -245,7 +278,8 @@ def _bound(kind: str, ctx: dict[str, Any], value: Any) -> str:
 
 
 def _show(value: Any) -> str:
-    return f"'{value}'" if isinstance(value, str) else repr(value)
+    """A value as a user wrote it: YAML's `null`, `true`, `[1, 2]`, not Python's `None`, `True`."""
+    return f"'{value}'" if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def _type_name(value: Any) -> str:

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 from runner.recipe.fields import (
     Duration,
@@ -66,6 +73,36 @@ def _at_most_one(spec: Spec, names: tuple[str, ...], where: str) -> None:
     present = _present(spec, names)
     if len(present) > 1:
         raise ValueError(f"{where} takes only one of {', '.join(names)} (found {', '.join(present)})")
+
+
+def _version_one(value: Any) -> Any:
+    # `Literal[1]` alone lets `version: true` and `version: 1.0` through, because in Python
+    # True == 1.0 == 1; the language allows only the integer 1.
+    if type(value) is int and value == 1:
+        return value
+    raise ValueError(
+        f"{_yaml_text(value)} is not allowed; expected 1 (the integer: the only version of the "
+        "recipe language)"
+    )
+
+
+def _yaml_text(value: Any) -> str:
+    """A scalar as YAML writes it (`null`, `true`, `1.0`, `'1'`), not as Python's repr."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping" if isinstance(value, dict) else "a value"
+
+
+#: `version:` of every document: only the integer 1 (the JSON Schema says `const: 1`).
+Version = Annotated[Literal[1], BeforeValidator(_version_one)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -213,7 +250,7 @@ class ConnectionSpec(Spec):
     """`kind: connection`: an HTTP API, where it is, how to authenticate, how to reach it."""
 
     kind: Literal["connection"]
-    version: Literal[1] = 1
+    version: Version = 1
     name: Name
     description: str | None = None
     base_url: str | None = None
@@ -350,7 +387,7 @@ class RecipeSpec(Spec):
     """`kind: recipe`: a trigger and the steps every event runs through."""
 
     kind: Literal["recipe"]
-    version: Literal[1] = 1
+    version: Version = 1
     name: Name
     description: str | None = None
     enabled: bool = True

@@ -7,14 +7,20 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from runner.recipe.models import ConnectionSpec, DocumentSpec, RecipeSpec
+from runner.recipe.models import DocumentSpec
 
 SCHEMA_ID = "https://runner.dev/schemas/runner.schema.json"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+#: The one file under `schemas/`: exactly what `runner schema` prints (a drift test checks it).
+SCHEMA_FILE = "runner.schema.json"
 
 
 def document_schema() -> dict[str, Any]:
-    """One schema that accepts a connection or a recipe document (chosen by `kind`)."""
+    """One schema that accepts a connection or a recipe document (chosen by `kind`).
+
+    One schema, not one per kind: a file may hold documents of both kinds, and editors (the
+    `# yaml-language-server: $schema=` line) take one schema per file.
+    """
     schema = TypeAdapter(DocumentSpec).json_schema(by_alias=True, mode="validation")
     return {
         "$schema": DIALECT,
@@ -24,23 +30,6 @@ def document_schema() -> dict[str, Any]:
     }
 
 
-def kind_schema(kind: str) -> dict[str, Any]:
-    """The schema of one kind alone, for editors that map file patterns to schemas."""
-    model: type[ConnectionSpec] | type[RecipeSpec] = (
-        ConnectionSpec if kind == "connection" else RecipeSpec
-    )
-    schema = model.model_json_schema(by_alias=True, mode="validation")
-    return {"$schema": DIALECT, "$id": SCHEMA_ID.replace("runner.", f"{kind}."), **schema}
-
-
-def schema_files() -> dict[str, str]:
-    """Every committed file under `schemas/`, by name, exactly as `runner schema --write` writes it."""
-    return {
-        "runner.schema.json": dump(document_schema()),
-        "connection.schema.json": dump(kind_schema("connection")),
-        "recipe.schema.json": dump(kind_schema("recipe")),
-    }
-
-
-def dump(schema: dict[str, Any]) -> str:
-    return json.dumps(schema, indent=2, sort_keys=True) + "\n"
+def schema_text() -> str:
+    """What `runner schema` prints and `schemas/runner.schema.json` holds, byte for byte."""
+    return json.dumps(document_schema(), indent=2, sort_keys=True) + "\n"

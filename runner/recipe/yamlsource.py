@@ -1,9 +1,11 @@
 """Strict YAML reading: YAML 1.2 core scalars, no duplicate keys, bounded aliases, and positions.
 
-PyYAML speaks YAML 1.1 (`NO` is false, `1:20` is a number, dates become `date` objects) and keeps
-the last of two duplicate keys silently. Recipes are reviewed by people who expect what they read to
-be what runs, so this module composes PyYAML's node graph itself and builds plain Python values from
-it with the YAML 1.2 core schema, while recording where every key and value stands in the file.
+PyYAML speaks YAML 1.1 (`NO` is false, `1:20` is a number, dates become `date` objects), ends a
+plain scalar at `?` inside `[...]` and `{...}`, and keeps the last of two duplicate keys silently.
+Recipes are reviewed by people who expect what they read to be what runs, so this module composes
+PyYAML's node graph itself (with a scanner that follows YAML 1.2's plain-scalar rules) and builds
+plain Python values from it with the YAML 1.2 core schema, while recording where every key and
+value stands in the file. A duplicate key is reported, every one of them, without ending the read.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
+from yaml.tokens import ScalarToken
 
-from runner.errors import Diagnostic, Location
+from runner.errors import Diagnostic, Location, Severity
 
 Path = tuple[str | int, ...]
 
@@ -56,12 +59,71 @@ for _tag, _regexp, _first in (
     CoreResolver.add_implicit_resolver(_tag, _regexp, list(_first))
 
 
-class _NodeLoader(Reader, Scanner, Parser, Composer, CoreResolver):
+_BREAK = "\0 \t\r\n\x85\u2028\u2029"
+_FLOW_INDICATORS = ",[]{}"
+
+
+class FlowScanner(Scanner):
+    """PyYAML's scanner with YAML 1.2's rules for `?` in flow context (`[...]`, `{...}`).
+
+    YAML 1.1 forbids `?` anywhere in a plain scalar inside brackets, so PyYAML reads
+    `{url: /search?q=1}` as a syntax error and `[?x]` as a mapping. YAML 1.2 allows `?` inside a
+    plain scalar, and at its start when a non-space, non-indicator character follows; only `?`
+    followed by a space, a line end or a flow indicator is the explicit-key indicator (`{? k : v}`).
+    `:` keeps PyYAML's rules, which already match YAML 1.2: it ends a plain scalar only when a
+    space, a line end or (in flow context) a flow indicator follows: `{url: http://x/y}` is a URL.
+    """
+
+    def check_key(self) -> bool:
+        if self.flow_level:
+            return self.peek(1) in _BREAK + _FLOW_INDICATORS
+        return bool(super().check_key())
+
+    def check_plain(self) -> bool:
+        if self.flow_level and self.peek() == "?":
+            return self.peek(1) not in _BREAK + _FLOW_INDICATORS
+        return bool(super().check_plain())
+
+    def scan_plain(self) -> Any:
+        # PyYAML's `scan_plain` with one change: in flow context `?` no longer ends the scalar.
+        chunks: list[str] = []
+        start_mark = self.get_mark()
+        end_mark = start_mark
+        indent = self.indent + 1
+        spaces: list[str] = []
+        while True:
+            length = 0
+            if self.peek() == "#":
+                break
+            while True:
+                ch = self.peek(length)
+                if (
+                    ch in _BREAK
+                    or (ch == ":" and self.peek(length + 1)
+                        in _BREAK + (_FLOW_INDICATORS if self.flow_level else ""))
+                    or (self.flow_level and ch in _FLOW_INDICATORS)
+                ):
+                    break
+                length += 1
+            if length == 0:
+                break
+            self.allow_simple_key = False
+            chunks.extend(spaces)
+            chunks.append(self.prefix(length))
+            self.forward(length)
+            end_mark = self.get_mark()
+            spaces = self.scan_plain_spaces(indent, start_mark)
+            if not spaces or self.peek() == "#" or (not self.flow_level and self.column < indent):
+                break
+        return ScalarToken("".join(chunks), True, start_mark, end_mark)
+
+
+class _NodeLoader(Reader, FlowScanner, Parser, Composer, CoreResolver):
     """Parses and composes nodes only; values are built by `_Builder`."""
 
     def __init__(self, stream: str) -> None:
         Reader.__init__(self, stream)
-        Scanner.__init__(self)
+        FlowScanner.__init__(self)
         Parser.__init__(self)
         Composer.__init__(self)
         CoreResolver.__init__(self)
@@ -106,12 +168,17 @@ class SourceDocument:
 
 
 class _Builder:
-    """Builds Python values from a composed node graph, recording positions, within a budget."""
+    """Builds Python values from a composed node graph, recording positions, within a budget.
+
+    Problems a reader can step over (duplicate keys) are collected in `problems` so that one
+    reading reports all of them; problems that make the value unknowable raise YamlError.
+    """
 
     def __init__(self, doc: SourceDocument) -> None:
         self.doc = doc
         self.budget = MAX_VALUES
         self.open: set[int] = set()
+        self.problems: list[Diagnostic] = []
 
     def build(self, node: Node, path: Path) -> Any:
         self.budget -= 1
@@ -144,23 +211,94 @@ class _Builder:
 
     def _mapping(self, node: MappingNode, path: Path) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        seen: dict[tuple[type, Any], Any] = {}  # YAML identity -> the key as first written
+        for (key_node, value_node), key in zip(node.value, self._keys(node)):
+            identity = _identity(key)
+            if identity in seen:
+                line = self.doc.keys.get(path + (seen[identity],), (0, 0))[0] + 1
+                self._report(
+                    "duplicate-key",
+                    f"duplicate key {_show_key(key)} (first defined at line {line})",
+                    key_node,
+                )
+                self._check_discarded(value_node, path + (key,))
+                continue
+            seen[identity] = key
+            self.doc.keys[path + (key,)] = (key_node.start_mark.line, key_node.start_mark.column)
+            result[key] = self.build(value_node, path + (key,))
+        return result
+
+    def _keys(self, node: MappingNode) -> list[Any]:
+        """The mapping's keys, compared as YAML compares them (by type and value).
+
+        `1`, `1.0` and `true` are three YAML keys but one Python dict key (1 == 1.0 == True). Rather
+        than call them duplicates or drop one, such keys are read as the text written, and a
+        warning says so.
+        """
+        keys: list[Any] = []
+        groups: dict[Any, dict[tuple[type, Any], ScalarNode]] = {}
+        for key_node, _ in node.value:
             if not isinstance(key_node, ScalarNode):
                 raise YamlError(
                     "yaml-key", "a mapping key must be a plain value, not a list or mapping",
                     key_node.start_mark.line, key_node.start_mark.column,
                 )
             key = _scalar(key_node)
-            if key in result:
-                first = self.doc.keys.get(path + (key,), (0, 0))
-                raise YamlError(
-                    "duplicate-key",
-                    f"duplicate key '{key}' (first defined at line {first[0] + 1})",
-                    key_node.start_mark.line, key_node.start_mark.column,
-                )
-            self.doc.keys[path + (key,)] = (key_node.start_mark.line, key_node.start_mark.column)
-            result[key] = self.build(value_node, path + (key,))
-        return result
+            keys.append(key)
+            groups.setdefault(key, {}).setdefault(_identity(key), key_node)
+        for index, (key_node, _) in enumerate(node.value):
+            group = groups[keys[index]]
+            if len(group) > 1:
+                if key_node is list(group.values())[1]:
+                    self._report_collision(list(group.values()), key_node)
+                keys[index] = key_node.value
+        return keys
+
+    def _report_collision(self, nodes: list[ScalarNode], at: ScalarNode) -> None:
+        first = nodes[0]
+        written = ", ".join(f"'{n.value}'" for n in nodes)
+        self._report(
+            "yaml-key",
+            f"keys {_show_key(_scalar(first))} (line {first.start_mark.line + 1}) and "
+            f"{_show_key(_scalar(at))} are different YAML keys but one key once loaded "
+            f"({_show_key(_scalar(first))} == {_show_key(_scalar(at))} in Python); this mapping "
+            f"reads them as the strings {written} (quote them to silence this)",
+            at, severity="warning",
+        )
+
+    def _report(self, code: str, message: str, node: Node, severity: Severity = "error") -> None:
+        mark = node.start_mark
+        location = Location(self.doc.file, mark.line + 1, mark.column + 1)
+        self.problems.append(Diagnostic(code, message, location, severity=severity))
+
+    def _check_discarded(self, node: Node, path: Path) -> None:
+        """Reads a refused key's value only for its own problems; its positions are not kept."""
+        kept = self.doc
+        self.doc = SourceDocument(kept.file, kept.index, None)
+        try:
+            self.build(node, path)
+        finally:
+            self.doc = kept
+
+
+def _identity(key: Any) -> tuple[type, Any]:
+    """How YAML compares keys: by type and value, so 1, 1.0, true and '1' are four keys."""
+    if isinstance(key, float) and math.isnan(key):
+        return (float, "nan")  # NaN is unequal to itself; YAML's `.nan` keys are still duplicates
+    return (type(key), key)
+
+
+def _show_key(key: Any) -> str:
+    """A key as it is written in YAML: strings quoted, the rest as YAML spells them."""
+    if isinstance(key, str):
+        return f"'{key}'"
+    if key is None:
+        return "null"
+    if isinstance(key, bool):
+        return "true" if key else "false"
+    if isinstance(key, float) and not math.isfinite(key):
+        return ".nan" if math.isnan(key) else ("-.inf" if key < 0 else ".inf")
+    return str(key)
 
 
 def _scalar(node: ScalarNode) -> Any:
@@ -199,7 +337,8 @@ def _to_int(text: str, node: ScalarNode) -> int:
 
 
 def read_documents(text: str, file: str) -> Iterator[SourceDocument | Diagnostic]:
-    """Yields every non-empty document of a YAML stream, or a Diagnostic where reading stopped."""
+    """Yields every non-empty document of a YAML stream, each after the Diagnostics of its duplicate
+    keys (its first definition kept), and a last Diagnostic where reading stopped, if it did."""
     loader = None
     index = 0
     try:
@@ -210,7 +349,9 @@ def read_documents(text: str, file: str) -> Iterator[SourceDocument | Diagnostic
                 index += 1
                 continue
             doc = SourceDocument(file, index, None)
-            doc.data = _Builder(doc).build(node, ())
+            builder = _Builder(doc)
+            doc.data = builder.build(node, ())
+            yield from builder.problems
             yield doc
             index += 1
     except YamlError as exc:

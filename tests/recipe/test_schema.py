@@ -8,15 +8,28 @@ import pytest
 
 from runner.cli import main
 from runner.recipe.loader import load_paths
-from runner.recipe.schema import schema_files
+from runner.recipe.schema import SCHEMA_ID, schema_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_committed_schemas_match_the_models():
-    for name, text in schema_files().items():
-        committed = (ROOT / "schemas" / name).read_text(encoding="utf-8")
-        assert committed == text, f"schemas/{name} is stale: run `runner schema --write schemas`"
+def test_schemas_folder_holds_exactly_what_runner_schema_prints(capsys):
+    assert main(["schema"]) == 0
+    printed = capsys.readouterr().out
+    committed = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "schemas").iterdir()}
+    assert committed == {"runner.schema.json": printed}, (
+        "schemas/ is stale: run `runner schema --write schemas`"
+    )
+
+
+def test_schema_write_writes_the_printed_schema_and_nothing_else(tmp_path, capsys):
+    assert main(["schema"]) == 0
+    printed = capsys.readouterr().out
+    assert main(["schema", "--write", str(tmp_path / "out")]) == 0
+    written = {p.name: p.read_text(encoding="utf-8") for p in (tmp_path / "out").iterdir()}
+    assert written == {"runner.schema.json": printed}
+    assert json.loads(printed)["$id"] == SCHEMA_ID
+    assert SCHEMA_ID == "https://runner.dev/schemas/runner.schema.json"
 
 
 def test_runner_schema_prints_the_combined_schema(capsys):
@@ -34,7 +47,7 @@ def _documents():
 
 @pytest.mark.parametrize("document", list(_documents()))
 def test_every_bundled_document_passes_the_schema(document):
-    schema = json.loads(schema_files()["runner.schema.json"])
+    schema = json.loads(schema_text())
     jsonschema.Draft202012Validator(schema).validate(document)
 
 
@@ -48,7 +61,7 @@ def test_every_bundled_document_passes_the_schema(document):
     ],
 )
 def test_schema_rejects_what_the_validator_rejects(document):
-    schema = json.loads(schema_files()["runner.schema.json"])
+    schema = json.loads(schema_text())
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.Draft202012Validator(schema).validate(document)
 
