@@ -20,7 +20,7 @@ from runner.daemon.http_errors import error_response
 from runner.daemon.webhook_body import parse_body
 from runner.engine.job import job_context, new_job
 from runner.errors import RunnerError, StoreError
-from runner.jsoncodec import dumps
+from runner.jsoncodec import dumps, dumps_loose
 from runner.redact import SENSITIVE_HEADERS
 from runner.templating import render_tree
 from runner.triggers.verify import VerificationError, verify_request
@@ -209,9 +209,10 @@ async def _sync_response(
         return _json({"job_id": job_id, "status": job.status}, 200)
     try:
         rendered = render_tree(hook.response, job_context(active.runtime, route.recipe, job))
-    except RunnerError as exc:
+        status = _status(rendered.get("status"))
+    except (RunnerError, ValueError) as exc:
         return error_response(500, "bad-response", f"response: {exc}", job_id=job_id)
-    return _rendered_response(rendered)
+    return _rendered_response(rendered, status)
 
 
 def _expire(waiter: asyncio.Future[Any]) -> None:
@@ -219,10 +220,19 @@ def _expire(waiter: asyncio.Future[Any]) -> None:
         waiter.set_exception(TimeoutError())
 
 
-def _rendered_response(rendered: dict[str, Any]) -> web.Response:
+def _status(value: Any) -> int:
+    """The response's status; a template (`"{{ 201 if ... }}"`) may render it as a number or
+    as its digits, and anything else is the recipe's mistake, said as such."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+        raise ValueError(f"status rendered to {dumps_loose(value)}, not an HTTP status code (100-599)")
+    return value
+
+
+def _rendered_response(rendered: dict[str, Any], status: int) -> web.Response:
     headers = {str(k): str(v) for k, v in (rendered.get("headers") or {}).items()}
     body = rendered.get("body")
-    status = int(rendered.get("status") or 200)
     if isinstance(body, (dict, list)) or body is None:
         return web.json_response(body, status=status, headers=headers)
     return web.Response(text=str(body), status=status, headers=headers)

@@ -16,7 +16,10 @@ from runner.durations import parse_duration, parse_size
 _NAME = re.compile(r"^[a-z0-9_-]+$")
 _STEP_ID = re.compile(r"^[a-z_][a-z0-9_]*$")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_WEBHOOK_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+# Segments of letters, digits, - _ . ; a segment of dots alone (`.`, `..`) is refused: clients
+# resolve those before sending, so such a path would reach another recipe or none.
+_SEGMENT = r"(?!\.+(?:/|$))[A-Za-z0-9_.-]+"
+_WEBHOOK_PATH = re.compile(rf"^{_SEGMENT}(/{_SEGMENT})*$")
 
 
 def _matching(pattern: re.Pattern[str], what: str) -> Any:
@@ -47,9 +50,10 @@ WebhookPath = Annotated[
     str,
     BeforeValidator(lambda v: v.strip("/") if isinstance(v, str) else v),
     AfterValidator(
-        _matching(_WEBHOOK_PATH, "webhook path: segments of letters, digits, - _ . separated by /")
+        _matching(_WEBHOOK_PATH, "webhook path: segments of letters, digits, - _ . separated by "
+                  "/, none of them only dots")
     ),
-    WithJsonSchema({"type": "string", "pattern": r"^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/?$"}),
+    WithJsonSchema({"type": "string", "pattern": rf"^/?{_SEGMENT}(/{_SEGMENT})*/?$"}),
 ]
 
 
@@ -131,6 +135,22 @@ Status = Annotated[
     int,
     BeforeValidator(_status),
     WithJsonSchema({"type": "integer", "minimum": 100, "maximum": 599}),
+]
+
+
+def _status_or_template(value: Any) -> int | str:
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return value  # rendered when the job has finished; checked then
+    return _status(value)
+
+
+# A status chosen by the job's outcome (`"{{ 201 if steps.create.body.new else 200 }}"`): any
+# string value may be a template, so a sync webhook's response status may be one too.
+StatusOrTemplate = Annotated[
+    int | str,
+    BeforeValidator(_status_or_template),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 100, "maximum": 599},
+                              {"type": "string", "pattern": r"\{[{%]"}]}),
 ]
 
 

@@ -28,6 +28,7 @@ from runner.recipe.fields import (
     Scopes,
     Size,
     Status,
+    StatusOrTemplate,
     StepId,
     WebhookPath,
 )
@@ -325,7 +326,7 @@ WebhookAuthSpec = Annotated[
 class WebhookResponseSpec(Spec):
     """What a `respond: sync` webhook answers once its job has finished."""
 
-    status: Status = 200
+    status: StatusOrTemplate = 200
     headers: dict[str, Any] = Field(default_factory=dict)
     body: Any = None
 

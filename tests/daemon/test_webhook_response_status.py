@@ -1,0 +1,40 @@
+"""A `respond: sync` webhook whose response status is a template, through a real `runner serve`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from tests.daemon.conftest import Hub
+from tests.support.servers import Reply
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as session:
+        yield session
+
+
+@pytest.mark.parametrize("status", [201, "202", 418])
+async def test_status_template_decides_the_answer(
+    hub: Hub, client: aiohttp.ClientSession, status: int | str
+) -> None:
+    hub.sink.script("/status-hook", Reply(json={"got": "yes"}))
+    async with client.post(hub.hook("status-hook"), json={"status": status}) as response:
+        assert response.status == int(status)
+        assert await response.json() == {"got": "yes"}
+
+
+@pytest.mark.parametrize("status", ["abc", 99, True, None])
+async def test_status_that_renders_to_no_status_is_a_500_naming_it(
+    hub: Hub, client: aiohttp.ClientSession, status: object
+) -> None:
+    hub.sink.script("/status-hook", Reply(json={"got": "yes"}))
+    async with client.post(hub.hook("status-hook"), json={"status": status}) as response:
+        assert response.status == 500
+        error = (await response.json())["error"]
+    assert error["code"] == "bad-response"
+    assert "not an HTTP status code (100-599)" in error["message"]
+    assert error["job_id"]
