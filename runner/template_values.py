@@ -13,6 +13,7 @@ import re
 from collections.abc import ItemsView, Iterable, KeysView, Mapping, ValuesView
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email.utils import parsedate_to_datetime
 from functools import partial
 from types import BuiltinFunctionType, FunctionType, GeneratorType, MethodType
 from typing import Any, NoReturn
@@ -271,16 +272,33 @@ def as_datetime(value: Any, name: str) -> datetime:
         except (OverflowError, OSError, ValueError):
             raise TemplateError(f"{name}: the number is out of range for a date") from None
     elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.strip())
-        except ValueError:  # its message quotes the text, which may be secret
-            raise TemplateError(f"{name}: the text is not an ISO 8601 date-time") from None
+        moment = _parse_moment(value.strip(), name)
     else:
         raise TemplateError(f"{name}: expected a date-time, epoch seconds or ISO 8601 text, "
                             f"not a {type(value).__name__}")
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+_EPOCH_TEXT = re.compile(r"-?\d+(\.\d+)?")
+
+
+def _parse_moment(text: str, name: str) -> datetime:
+    """Text as APIs write moments: ISO 8601 (`2024-05-01T10:00:00Z`), epoch seconds as digits
+    (`"1714557600"`, as many APIs quote numbers), or an RFC 2822 / HTTP date (`Date` headers,
+    e-mail and RSS: `Wed, 01 May 2024 10:00:00 GMT`)."""
+    if _EPOCH_TEXT.fullmatch(text):
+        return as_datetime(float(text), name)
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:  # its message quotes the text, which may be secret
+        pass
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        raise TemplateError(f"{name}: the text is not an ISO 8601 date-time, epoch seconds or "
+                            "an RFC 2822 date") from None
 
 
 def iso8601(value: Any) -> str:

@@ -264,6 +264,10 @@ def test_sha256_and_hmac_sha256_give_hex_digests() -> None:
     (1714564800, "2024-05-01T12:00:00Z"),
     ("2024-05-01T14:00:00+02:00", "2024-05-01T12:00:00Z"),
     ("2024-05-01T12:00:00.5Z", "2024-05-01T12:00:00.500000Z"),
+    ("1714564800", "2024-05-01T12:00:00Z"),  # epoch seconds quoted, as many APIs send numbers
+    ("1714564800.25", "2024-05-01T12:00:00.250000Z"),
+    ("Wed, 01 May 2024 14:00:00 +0200", "2024-05-01T12:00:00Z"),  # RFC 2822
+    ("Wed, 01 May 2024 12:00:00 GMT", "2024-05-01T12:00:00Z"),  # an HTTP Date header
 ])
 def test_iso8601_gives_utc_with_z(value: Any, expected: str) -> None:
     assert render("{{ v | iso8601 }}", {"v": value}) == expected
@@ -271,6 +275,8 @@ def test_iso8601_gives_utc_with_z(value: Any, expected: str) -> None:
 
 def test_timestamp_gives_epoch_seconds() -> None:
     assert render("{{ '2024-05-01T12:00:00Z' | timestamp }}") == 1714564800
+    assert render("{{ 'Wed, 01 May 2024 12:00:00 GMT' | timestamp }}") == 1714564800
+    assert render("{{ 1714564800.9 | timestamp }}") == 1714564800  # whole seconds, rounded down
     assert render("{{ v | timestamp }}", {"v": datetime(2024, 5, 1, 12, tzinfo=UTC)}) \
         == 1714564800
 
