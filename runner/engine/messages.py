@@ -81,12 +81,22 @@ def join_url(base_url: str | None, url: Any, where: str) -> URL:
 
 
 def query_pairs(*groups: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """Query parameters in order; None is left out, lists repeat the key, booleans are `true`."""
-    pairs: list[tuple[str, str]] = []
+    """Query parameters in order; None is left out, lists repeat the key, booleans are `true`.
+
+    A later group (the step's `params`) replaces an earlier one's (the connection's) parameter
+    of the same name, as step headers override connection headers: sending both would leave
+    the API to pick one, and most pick the first. A later null removes the earlier one. Names
+    are compared exactly, since query strings are case-sensitive.
+    """
+    merged: dict[str, Any] = {}
     for group in groups:
         for name, value in (group or {}).items():
-            values = value if isinstance(value, list) else [value]
-            pairs.extend((str(name), scalar_text(v)) for v in values if v is not None)
+            merged.pop(str(name), None)  # the replacement takes the later group's place
+            merged[str(name)] = value
+    pairs: list[tuple[str, str]] = []
+    for name, value in merged.items():
+        values = value if isinstance(value, list) else [value]
+        pairs.extend((name, scalar_text(v)) for v in values if v is not None)
     return pairs
 
 

@@ -3,9 +3,11 @@
 `ConnectionClient.send` is the only place a request leaves the process. It applies the
 connection's auth, waits for its rate limit before every request that goes out (redirect hops
 included), follows redirects for GET and HEAD only (each hop checked against the egress policy,
-credentials dropped when the origin differs from the first request's), retries by the pure rules
-of `runner.http.retry`, and returns an `Exchange` describing everything that happened. It never
-raises for a network or HTTP problem: a job must be able to record why a request failed.
+credentials dropped when the origin differs from the first request's; a 3xx that the request's
+`expect` lists is the answer, not followed; only http and https targets are followed), retries
+by the pure rules of `runner.http.retry`, and returns an `Exchange` describing everything that
+happened. It never raises for a network or HTTP problem: a job must be able to record why a
+request failed.
 
 Two things aiohttp does on its own: it re-sends an idempotent request (GET, HEAD, PUT, DELETE,
 OPTIONS) once when the connection breaks before any answer, for the sake of stale keep-alive
@@ -41,8 +43,13 @@ from runner.redact import Redactor
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
 FOLLOWED = ("GET", "HEAD")  # other methods get the 3xx itself: re-sending a POST is not ours
+FOLLOWED_SCHEMES = ("http", "https")  # `file:`, `ftp:`, ...: never fetched on a server's word
 CREDENTIAL_HEADERS = ("Authorization", "Cookie", "Proxy-Authorization")
 USER_AGENT = f"runner/{__version__}"
+
+
+class RedirectRefused(EgressError):
+    """A redirect the runner will not follow; the message names where from and where to."""
 
 
 @dataclass
@@ -181,7 +188,9 @@ class ConnectionClient:
     def _no_answer(self, exchange: Exchange, exc: BaseException) -> None:
         """Records why an attempt got no response (a redirect's 3xx before it is not one)."""
         exchange.status, exchange.headers, exchange.body = None, None, b""
-        if isinstance(exc, EgressError):
+        if isinstance(exc, RedirectRefused):  # its message already says which redirect
+            exchange.refused, exchange.error = True, str(exc)
+        elif isinstance(exc, EgressError):
             exchange.refused, exchange.error = True, self._after_redirect(exchange, exc)
         elif isinstance(exc, RunnerError):  # e.g. an OAuth2 token that cannot be obtained
             exchange.error = str(exc)
@@ -235,14 +244,36 @@ class ConnectionClient:
                 exchange.sent_url = url.extend_query(params) if params else url
                 exchange.sent_headers = headers
             await self._hop(exchange, url, params, headers)
-            location = exchange.headers.get("Location") if exchange.headers else None
-            if exchange.status not in REDIRECTS or request.method not in FOLLOWED or not location:
+            location = _location_to_follow(exchange)
+            if location is None:
                 return
             if hop == MAX_REDIRECTS:
                 exchange.error = f"stopped after {MAX_REDIRECTS} redirects (the limit)"
                 return
-            url = _redirect_target(url, location)
+            url = self._redirect_target(url, exchange.sent_url if hop == 0 else url, location)
             exchange.redirects.append(url)
+
+    def _redirect_target(self, current: URL, shown: URL | None, location: str) -> URL:
+        """Where a Location header points, resolved against the URL that answered.
+
+        Only http and https are followed: a `file:` or `ftp:` target would have the runner read
+        what the server chose. `shown` is the answering URL as sent (auth parameters included),
+        redacted here because the message ends up in job records and logs.
+        """
+        try:
+            target = current.join(URL(location.strip()))
+        except ValueError as exc:
+            raise RunnerError(f"the redirect location is not a valid URL ({exc})") from exc
+        if target.scheme.lower() not in FOLLOWED_SCHEMES:
+            raise RedirectRefused(
+                f"redirect from {self._show(shown or current)} to {self._show(target)} refused: "
+                "only http and https redirects are followed"
+            )
+        return target.with_fragment(None)
+
+    def _show(self, url: URL) -> str:
+        redactor = self.settings.redactor
+        return str(url) if redactor is None else redactor.redact_url(str(url))
 
     async def _hop(
         self, exchange: Exchange, url: URL, params: list[tuple[str, str]], headers: CIMultiDict[str]
@@ -286,10 +317,14 @@ def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
     return aiohttp.ClientTimeout(total=seconds)
 
 
-def _redirect_target(current: URL, location: str) -> URL:
-    """Where a Location header points, resolved against the URL that answered."""
-    try:
-        target = current.join(URL(location.strip()))
-    except ValueError as exc:
-        raise RunnerError(f"the redirect location is not a valid URL ({exc})") from exc
-    return target.with_fragment(None)
+def _location_to_follow(exchange: Exchange) -> str | None:
+    """The Location of a redirect to follow, or None when the response just read is the answer.
+
+    A 3xx that `expect` lists is the answer: the step asked for the redirect itself (to read
+    its Location, say), and following it would make its own expectation fail.
+    """
+    status, request = exchange.status, exchange.request
+    location = exchange.headers.get("Location") if exchange.headers else None
+    if status not in REDIRECTS or request.method not in FOLLOWED or not location:
+        return None
+    return None if request.expect and status in request.expect else location

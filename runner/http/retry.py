@@ -4,24 +4,30 @@ Defaults:
 
 - A connection or step without `retry:` tries once: `RetryPolicy()` has `attempts=1`. Retrying is
   a choice the recipe author makes, because the upstream's tolerance for repeats is theirs to know.
-- A `retry:` without `on:` retries on `DEFAULT_ON` = 429, 502, 503, 504, timeout, connection:
-  the answers that mean "not now" rather than "no". `backoff` defaults to 1 s, `max_backoff` to 60 s.
+- A `retry:` without `on:` (`RetryPolicy(on=None)`) retries on `DEFAULT_ON` = 429, 502, 503, 504,
+  timeout, connection: the answers that mean "not now" rather than "no". Those conditions are
+  implied, not named, which matters for POST and PATCH (below). `backoff` defaults to 1 s,
+  `max_backoff` to 60 s.
 - `attempts` counts every try, the first included, so `attempts: 3` means at most two retries.
 
 Conditions in `on`: a status (`"429"`), a status class (`"5xx"`), `"timeout"` (no response in
 time, or the exchange broke after the request was sent) and `"connection"` (the request never
 left: DNS, connect or TLS failed).
 
-Methods: POST and PATCH are not idempotent, so after a *response* they are retried only when
-`on` names that exact status; a class such as `"5xx"` is not enough. A `"connection"` failure
-is safe to retry for every method, since nothing reached the server. A timeout may have reached
-the server; it is retried for POST and PATCH whenever `on` names `"timeout"`, which counts as
-explicit (the runner sends an `Idempotency-Key` with every request for exactly this case).
+Methods: POST and PATCH are not idempotent, so after a *response* they are retried only when a
+written `on` names that exact status; a class such as `"5xx"` is not enough, and neither is the
+implied default list. A `"connection"` failure is safe to retry for every method, since nothing
+reached the server, so the default list retries it for POST and PATCH too. A timeout may have
+reached the server; it is retried for POST and PATCH only when a written `on` names `"timeout"`
+(the runner sends an `Idempotency-Key` with every request for exactly this case).
 An egress refusal is never a `"connection"` failure: the caller must not retry it.
 
-Waiting: a `Retry-After` header (seconds or an HTTP-date) is honoured, capped at `max_backoff`;
-otherwise the wait is `backoff * 2**(attempt-1)`, capped at `max_backoff`, with equal jitter:
-half of it fixed, half random, so many clients spread out yet none retries at once.
+Waiting: a `Retry-After` header (seconds or an HTTP-date) is honoured as the server sent it:
+the server knows when it will be ready, and asking sooner only earns another refusal.
+`max_backoff` does not apply to it; only `MAX_RETRY_AFTER` (1 hour) does, so a bogus header
+cannot put a job to sleep for days. Without the header, the wait is `backoff * 2**(attempt-1)`,
+capped at `max_backoff`, with equal jitter: half of it fixed, half random, so many clients
+spread out yet none retries at once.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from typing import Literal
 
 __all__ = [
     "DEFAULT_ON",
+    "MAX_RETRY_AFTER",
     "Failure",
     "RetryPolicy",
     "normalise_condition",
@@ -46,6 +53,9 @@ Failure = Literal["timeout", "connection"]
 
 DEFAULT_ON: frozenset[str] = frozenset({"429", "502", "503", "504", "timeout", "connection"})
 NON_IDEMPOTENT = frozenset({"POST", "PATCH"})
+# The longest a Retry-After is obeyed (seconds): a server that asks for more is most likely
+# wrong (a date in the wrong zone, a header meant for browsers), and a job should not stall.
+MAX_RETRY_AFTER = 3600.0
 
 _STATUS = re.compile(r"[1-5]\d\d")
 _CLASS = re.compile(r"[1-5]xx")
@@ -71,14 +81,20 @@ class RetryPolicy:
     attempts: int = 1
     backoff: float = 1.0
     max_backoff: float = 60.0
-    on: frozenset[str] = DEFAULT_ON
+    on: frozenset[str] | None = None  # None: `on:` not written, DEFAULT_ON implied (see above)
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError(f"attempts must be at least 1, got {self.attempts}")
         if not (0 <= self.backoff < math.inf and 0 <= self.max_backoff < math.inf):
             raise ValueError("backoff and max_backoff must be finite and not negative")
-        object.__setattr__(self, "on", frozenset(normalise_condition(i) for i in self.on))
+        if self.on is not None:
+            object.__setattr__(self, "on", frozenset(normalise_condition(i) for i in self.on))
+
+    @property
+    def conditions(self) -> frozenset[str]:
+        """The conditions in force: the written `on`, else `DEFAULT_ON` (naming nothing)."""
+        return DEFAULT_ON if self.on is None else self.on
 
 
 def retry_delay(
@@ -105,7 +121,7 @@ def retry_delay(
     if status is not None and retry_after is not None:
         waited = parse_retry_after(retry_after, now)
         if waited is not None:
-            return min(waited, policy.max_backoff)
+            return min(waited, MAX_RETRY_AFTER)
     return backoff_delay(policy, attempt, rand)
 
 
@@ -119,12 +135,15 @@ def backoff_delay(policy: RetryPolicy, attempt: int, rand: float) -> float:
 def _retryable(
     policy: RetryPolicy, method: str, status: int | None, failure: Failure | None
 ) -> bool:
+    guarded = method.upper() in NON_IDEMPOTENT
     if failure is not None:
-        return failure in policy.on
+        if guarded and failure == "timeout":  # it may have arrived: only a written `on` says so
+            return policy.on is not None and "timeout" in policy.on
+        return failure in policy.conditions
     assert status is not None
-    if str(status) in policy.on:
-        return True
-    return method.upper() not in NON_IDEMPOTENT and f"{status // 100}xx" in policy.on
+    if guarded:
+        return policy.on is not None and str(status) in policy.on
+    return str(status) in policy.conditions or f"{status // 100}xx" in policy.conditions
 
 
 def parse_retry_after(value: str, now: datetime) -> float | None:

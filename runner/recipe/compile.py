@@ -115,7 +115,7 @@ def retry_policy(spec: RetrySpec | None) -> RetryPolicy | None:
         return None
     return RetryPolicy(
         attempts=spec.attempts, backoff=spec.backoff, max_backoff=spec.max_backoff,
-        on=frozenset(spec.on),
+        on=frozenset(spec.on) if "on" in spec.model_fields_set else None,
     )
 
 

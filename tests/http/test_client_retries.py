@@ -93,18 +93,6 @@ async def test_retry_after_as_an_http_date_is_honoured(sink, make_project, run_r
     assert 0.9 <= elapsed < 2.6  # HTTP-dates have whole seconds: 1 to 2 s from now
 
 
-async def test_retry_after_is_capped_at_max_backoff(sink, make_project, run_recipe):
-    sink.recorder.script("/slow", Reply(429, headers={"Retry-After": "3600"}), Reply(json={}))
-    project = make_project(docs(sink.url, """
-  - id: get
-    request: {connection: api, url: /slow}
-""", "retry: {attempts: 2, backoff: 10ms, max_backoff: 200ms}"))
-    started = time.monotonic()
-    job = await run_recipe(project, "r")
-    assert job.status == "succeeded", job.error
-    assert 0.19 <= time.monotonic() - started < 1.0
-
-
 @pytest.mark.parametrize(("on", "sent"), [("[5xx]", 1), ("[503]", 2)])
 async def test_post_is_retried_after_a_response_only_when_the_status_is_named(
     on, sent, sink, make_project, run_recipe

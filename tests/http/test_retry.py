@@ -90,10 +90,11 @@ def test_backoff_does_not_overflow_on_late_attempts() -> None:
     assert decide(policy, status=503, attempt=99_999, rand=0.0) == 30.0
 
 
-def test_retry_after_seconds_is_honoured_and_capped() -> None:
+def test_retry_after_seconds_is_honoured_beyond_max_backoff_up_to_an_hour() -> None:
     assert decide(SPEC_EXAMPLE, status=429, retry_after="7") == 7.0
     assert decide(SPEC_EXAMPLE, status=429, retry_after=" 0 ") == 0.0
-    assert decide(SPEC_EXAMPLE, status=429, retry_after="3600") == 60.0
+    assert decide(SPEC_EXAMPLE, status=429, retry_after="3600") == 3600.0  # max_backoff is 60
+    assert decide(SPEC_EXAMPLE, status=429, retry_after="86400") == 3600.0
 
 
 def test_retry_after_date_is_honoured() -> None:
