@@ -20,6 +20,9 @@ __all__ = [
     "SENSITIVE_PARAMS",
     "RedactingFilter",
     "Redactor",
+    "has_credential_header",
+    "is_credential_header",
+    "mask_credential_headers",
 ]
 
 REDACTED = "***"
@@ -58,19 +61,55 @@ def _pairs(headers: HeaderInput) -> Iterable[tuple[str, str]]:
     return items() if callable(items) else headers  # type: ignore[return-value]
 
 
+def is_credential_header(name: str) -> bool:
+    """Whether a header's value is a credential whatever it holds (`Authorization`, ...)."""
+    return name.lower() in SENSITIVE_HEADERS
+
+
+def has_credential_header(headers: HeaderInput) -> bool:
+    """Whether any of the headers is a credential header (most requests carry none)."""
+    keys = getattr(headers, "keys", None)
+    names = keys() if callable(keys) else (name for name, _ in headers)  # type: ignore[union-attr]
+    return not SENSITIVE_HEADERS.isdisjoint(map(str.lower, names))
+
+
+def mask_credential_headers(headers: HeaderInput) -> dict[str, Any]:
+    """Headers as a plain dict, credential headers' values replaced by `***` (a repeated name
+    keeps its last value). The rule for headers the runner keeps as data: an incoming event's
+    (`runner run --event`) and a response's in a step's stored output."""
+    plain = dict(_pairs(headers))
+    if not SENSITIVE_HEADERS.isdisjoint(map(str.lower, plain)):
+        for name in plain:  # assigning to existing keys: the dict keeps its size
+            if name.lower() in SENSITIVE_HEADERS:
+                plain[name] = REDACTED
+    return plain
+
+
 class Redactor:
     """The set of secret values seen so far, and the functions that hide them.
 
     Every occurrence of every recorded value is replaced by `***`; overlapping or adjacent
     occurrences collapse into one `***`, so no part of a secret survives between two matches.
     Safe to share between threads and tasks: `add` replaces an immutable tuple.
+
+    `scoped()` gives a redactor for one job: it hides this one's values (those recorded later
+    too) and its own, which no other job's records or the logs pay for.
     """
 
-    def __init__(self, values: Iterable[str] = ()) -> None:
+    def __init__(self, values: Iterable[str] = (), parent: Redactor | None = None) -> None:
         self._lock = threading.Lock()
         self._values: tuple[str, ...] = ()
+        self._parent = parent
         for value in values:
             self.add(value)
+
+    def scoped(self) -> Redactor:
+        """A redactor that hides this one's values and, besides, those recorded in it."""
+        return Redactor(parent=self)
+
+    def _known(self) -> tuple[str, ...]:
+        parent = self._parent
+        return self._values if parent is None else parent._known() + self._values
 
     def add(self, value: str) -> None:
         """Record a secret value (and its URL- and JSON-encoded forms); short values are ignored."""
@@ -88,15 +127,27 @@ class Redactor:
         if password:
             self.add(base64.b64encode(f"{username}:{password}".encode()).decode("ascii"))
 
+    def add_sent_headers(self, headers: HeaderInput) -> None:
+        """Record the values of the credential headers of a request that was sent: for
+        `Authorization: <scheme> <credentials>` the credentials (so `Basic ***` still says which
+        scheme was used), else the whole value. A server that echoes request headers (httpbin's
+        `/anything`) gives them back in a body."""
+        for name, value in _pairs(headers):
+            if not isinstance(value, str) or not is_credential_header(name):
+                continue
+            _, space, credentials = value.strip().partition(" ")
+            cookie = name.lower() == "cookie"
+            self.add(credentials.strip() if space and not cookie else value)
+
     @property
     def holds_values(self) -> bool:
         """Whether any secret is recorded: with none, every redaction gives back its input."""
-        return bool(self._values)
+        return bool(self._known())
 
     def redact_text(self, text: str) -> str:
         """The text with every recorded value replaced by `***`."""
         spans: list[tuple[int, int]] = []
-        for value in self._values:
+        for value in self._known():
             start = text.find(value)
             while start != -1:
                 spans.append((start, start + len(value)))
@@ -119,12 +170,12 @@ class Redactor:
     def redact_header_pairs(self, headers: HeaderInput) -> list[tuple[str, str]]:
         """Header pairs in order, repeated names kept; credential headers become `***`."""
         pairs = list(_pairs(headers))
-        values = self._values
+        values = self._known()
         if not values or not any(v in "\n".join(value for _, value in pairs) for v in values):
             # The common case: no secret in any value, only credential headers to hide.
-            return [(n, REDACTED if n.lower() in SENSITIVE_HEADERS else v) for n, v in pairs]
+            return [(n, REDACTED if is_credential_header(n) else v) for n, v in pairs]
         return [
-            (name, REDACTED if name.lower() in SENSITIVE_HEADERS else self.redact_text(value))
+            (name, REDACTED if is_credential_header(name) else self.redact_text(value))
             for name, value in pairs
         ]
 
@@ -144,7 +195,7 @@ class Redactor:
         JSON encoding and a search of it cost less than visiting every value. Data JSON cannot
         hold as it is (a mapping that is not a dict, say) is visited value by value instead.
         """
-        values = self._values
+        values = self._known()
         if not values:
             return obj
         if isinstance(obj, (Mapping, list, tuple)):

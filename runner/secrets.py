@@ -6,6 +6,9 @@ import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TypeGuard
+
+from jinja2.runtime import StrictUndefined
 
 from runner.errors import SecretError
 from runner.redact import Redactor
@@ -15,9 +18,11 @@ __all__ = [
     "NAME_PATTERN",
     "SECRET_KEY_MIN_LENGTH",
     "SECRET_KEY_NAME",
+    "MissingSecret",
     "SecretSource",
     "SecretsView",
     "check_name",
+    "is_valid_name",
 ]
 
 DEFAULT_SECRETS_DIR = Path("/run/secrets")  # the Docker / Kubernetes convention
@@ -25,18 +30,24 @@ SECRETS_DIR_VARIABLE = "RUNNER_SECRETS_DIR"
 SECRET_KEY_NAME = "RUNNER_SECRET_KEY"
 SECRET_KEY_MIN_LENGTH = 32
 
-# Also what keeps a name inside the secrets folder: no `/`, no `.`, so no `..` and no hidden files.
-NAME_PATTERN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Letters, digits, `_`, `-` and `.`, as container secret files are named (`db-password`,
+# `token.txt`). Also what keeps a name inside the secrets folder: no `/`, and no leading `.`, so
+# no `..` and no hidden files; at most 255 characters, the longest file name systems allow.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,254}")
+NAME_RULE = "a name is letters, digits, _, - and ., not starting with ."
+
+
+def is_valid_name(name: object) -> TypeGuard[str]:
+    """Whether `name` may name a secret (an environment variable or a file in the folder)."""
+    return isinstance(name, str) and NAME_PATTERN.fullmatch(name) is not None
 
 
 def check_name(name: object) -> str:
     """The name, if it may name a secret; otherwise a SecretError saying what a name looks like."""
-    if isinstance(name, str) and NAME_PATTERN.fullmatch(name):
+    if is_valid_name(name):
         return name
     shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."
-    raise SecretError(
-        f"invalid secret name {shown}: a name is letters, digits and _, not starting with a digit"
-    )
+    raise SecretError(f"invalid secret name {shown}: {NAME_RULE}")
 
 
 def _strip_newline(text: str) -> str:
@@ -89,11 +100,12 @@ class SecretSource:
         """The secret's value, or a SecretError telling the user both ways to provide it."""
         value = self.get(name)
         if value is None:
-            raise SecretError(
-                f"secret {name} is not provided: set the environment variable {name} "
-                f"or create the file {self.secrets_dir / name}"
-            )
+            raise SecretError(self.not_provided(name))
         return value
+
+    def not_provided(self, name: str) -> str:
+        return (f"secret {name} is not provided: set the environment variable {name} "
+                f"or create the file {self.secrets_dir / name}")
 
     def missing(self, names: Iterable[str]) -> list[str]:
         """The names among `names` that are not provided, sorted: for `--strict` and start-up."""
@@ -115,12 +127,25 @@ class SecretSource:
         return SecretsView(self, redactor)
 
 
+class MissingSecret(StrictUndefined):
+    """A secret that is not provided, as templates see it: undefined, so `| default(...)` and
+    `is defined` work as in Jinja, and any other use (printing it, sending it, comparing it)
+    raises the SecretError that says how to provide it. A recipe never silently sends an empty
+    credential."""
+
+    __slots__ = ()
+
+    def __init__(self, message: str) -> None:
+        super().__init__(hint=message)
+        self._undefined_exception = SecretError  # type: ignore[assignment]
+
+
 class SecretsView:
     """The `secrets` name in templates: `secrets.NAME` or `secrets['NAME']`.
 
     Every value handed out is first recorded in the redactor, so it cannot reach a log or the job
-    history. A missing secret raises SecretError rather than rendering as undefined: a recipe
-    must not silently send an empty credential. `'NAME' in secrets` tests for an optional one.
+    history. A missing secret is a `MissingSecret`: undefined for `default` and `is defined`, a
+    SecretError for every other use. `'NAME' in secrets` tests for one too.
     The view has no public methods (so `secrets.get` is the secret named `get`) and cannot be
     iterated (so no template can list the environment). Values are cached for the view's life:
     make one per job.
@@ -134,25 +159,23 @@ class SecretsView:
         self._redactor = redactor
         self._cache: dict[str, str] = {}
 
-    def __getitem__(self, name: str) -> str:
+    def __getitem__(self, name: str) -> str | MissingSecret:
         value = self._cache.get(name)
         if value is None:
-            value = self._source.require(name)
+            value = self._source.get(name)
+            if value is None:
+                return MissingSecret(self._source.not_provided(name))
             self._redactor.add(value)
             self._cache[name] = value
         return value
 
-    def __getattr__(self, name: str) -> str:
+    def __getattr__(self, name: str) -> str | MissingSecret:
         if name.startswith("_"):  # the sandbox refuses these anyway; keeps copy/pickle sane
             raise AttributeError(name)
         return self[name]
 
     def __contains__(self, name: object) -> bool:
-        return (
-            isinstance(name, str)
-            and NAME_PATTERN.fullmatch(name) is not None
-            and self._source.is_provided(name)
-        )
+        return is_valid_name(name) and self._source.is_provided(name)
 
     def __repr__(self) -> str:
         return "<secrets>"

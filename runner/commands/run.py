@@ -25,7 +25,7 @@ from runner.engine.runtime import Runtime
 from runner.engine.steps import dry_record, render_request
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Recipe
-from runner.redact import Redactor
+from runner.redact import Redactor, mask_credential_headers
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,9 +79,11 @@ def _read_event(path: str) -> dict[str, Any]:
 
 
 def webhook_event(given: dict[str, Any] | None) -> dict[str, Any]:
-    """A webhook trigger with the defaults a delivery would have."""
+    """A webhook trigger with the defaults a delivery would have; credential headers are `***`,
+    as `runner serve` stores and shows those of a delivery."""
     event = {"body": {}, "headers": {}, "query": {}, "method": "POST", "received_at": now_iso()}
     event.update(given or {})
+    event["headers"] = mask_credential_headers(event["headers"])
     return event
 
 

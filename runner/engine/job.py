@@ -4,15 +4,18 @@ A job that already holds finished steps (it was interrupted) resumes at its firs
 step: finished steps are never sent again, and their stored outputs feed the templates after them.
 
 Later steps of a running job see earlier outputs as they arrived; the record keeps them redacted
-(a secret echoed by an API is `***` there). So a resumed job's templates see the redacted copy:
-the price of never storing a secret.
+(a secret echoed by an API, and the value of a credential header such as `Set-Cookie`, are `***`
+there). So a resumed job's templates see the redacted copy: the price of never storing a secret.
+
+The credential header values a job sends are hidden, by value, in its records as well (the
+`StepRunner`'s redactor): an API may echo them.
 """
 
 from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from runner.clock import utc_now_iso
@@ -22,6 +25,7 @@ from runner.engine.runtime import Runtime
 from runner.engine.steps import StepRunner
 from runner.errors import RunnerError
 from runner.recipe.compile import Recipe
+from runner.redact import mask_credential_headers
 from runner.templating import render_tree
 
 Checkpoint = Callable[[JobRecord, StepRecord], Awaitable[None]]
@@ -56,12 +60,18 @@ def step_view(output: Any) -> Any:
     return output
 
 
+def _stored_headers(headers: Any) -> Any:
+    if isinstance(headers, Headers):  # its own copy: cheaper than reading it name by name
+        return mask_credential_headers(headers.to_dict())
+    return mask_credential_headers(headers) if isinstance(headers, Mapping) else headers
+
+
 def storable(output: Any) -> Any:
-    """A step output as JSON can hold it."""
+    """A step output as JSON can hold it, credential headers (`Set-Cookie`, ...) as `***`."""
     if isinstance(output, list):
         return [storable(item) for item in output]
     if isinstance(output, dict):
-        return {k: (v.to_dict() if isinstance(v, Headers) else v) for k, v in output.items()}
+        return {k: (_stored_headers(v) if k == "headers" else v) for k, v in output.items()}
     return output
 
 
@@ -110,7 +120,7 @@ async def run_job(
             continue
         record = await runner.run(step, context)
         live = record.output
-        record.output = runtime.redactor.redact_data(storable(live))
+        record.output = runner.redactor.redact_data(storable(live))
         job.steps.append(record)
         context["steps"][step.id] = step_view(live)
         if checkpoint is not None:

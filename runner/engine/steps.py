@@ -38,7 +38,7 @@ from runner.errors import RunnerError, StepError, TemplateError
 from runner.http.auth import StaticAuth
 from runner.http.client import ConnectionClient, OutgoingRequest
 from runner.recipe.compile import RequestTemplate, Step
-from runner.redact import Redactor
+from runner.redact import Redactor, has_credential_header
 from runner.templating import CompiledTree, iter_templates, render_tree
 
 MAX_ITEMS = 10_000
@@ -125,6 +125,17 @@ class StepRunner:
         self.runtime = runtime
         self.job_id = job_id
         self.dry_run = dry_run
+        # What the job's records are redacted with: the process's redactor until the job sends
+        # a credential header, then one of the job's own that also hides those values (an API
+        # may echo its request headers). Other jobs' records and the logs do not pay for them.
+        self.redactor = runtime.redactor
+
+    def _hide_sent_credentials(self, sent: Any) -> None:
+        if not has_credential_header(sent):
+            return
+        if self.redactor is self.runtime.redactor:
+            self.redactor = self.runtime.redactor.scoped()
+        self.redactor.add_sent_headers(sent)
 
     async def run(self, step: Step, context: dict[str, Any]) -> StepRecord:
         """The step's record; its `output` is what later templates see (not yet redacted)."""
@@ -203,14 +214,18 @@ class StepRunner:
         if step.idempotency_key:
             key = f"{self.job_id}-{step.id}" + ("" if index is None else f"-{index}")
         request, client = render_request(step.request, context, self.runtime, "", key)
-        redactor, limit = self.runtime.redactor, self.runtime.body_limit
+        limit = self.runtime.body_limit
         if self.dry_run:
-            sent = await dry_record(request, client, redactor, limit)
+            sent = await dry_record(request, client, self.redactor, limit)
             record.calls.append(CallRecord(index, sent))
             return {**DRY_OUTPUT, "headers": Headers()}
         call = CallRecord(index, None)
         record.calls.append(call)
         exchange = await client.send(request, step.retry)
+        self._hide_sent_credentials(
+            request.headers if exchange.sent_headers is None else exchange.sent_headers
+        )
+        redactor = self.redactor
         fill_call(call, exchange, redactor, limit)
         if call.request is None:  # refused before anything was sent: record it as rendered
             call.request = request_record(request, redactor, limit)
@@ -229,4 +244,4 @@ class StepRunner:
         return {**view, "ok": False, "error": record.error}
 
     def _redact(self, text: str) -> str:
-        return self.runtime.redactor.redact_text(text)
+        return self.redactor.redact_text(text)

@@ -6,15 +6,18 @@ import difflib
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from runner.errors import Diagnostic, TemplateError
+from runner.errors import Diagnostic, SecretError, TemplateError
 from runner.recipe.loader import Loaded, LoadResult
 from runner.recipe.models import ConnectionSpec, RecipeSpec
 from runner.recipe.walk import Site, connection_sites, is_template, recipe_sites
-from runner.templating import BUILTIN_NAMES, compile_template, references
+from runner.secrets import NAME_RULE, is_valid_name
+from runner.templating import BUILTIN_NAMES, Reference, compile_template, references
 
 
 def lint(result: LoadResult, secret_provided: Callable[[str], bool] | None = None) -> list[Diagnostic]:
-    """Every semantic problem of the loaded documents; `secret_provided` enables the strict check."""
+    """Every semantic problem of the loaded documents; `secret_provided` enables the strict check
+    (`--strict`, and `runner serve` at start-up): a secret read where the template does not cope
+    with its absence (no `| default`, `is defined` or `'NAME' in secrets` guard) must be provided."""
     problems: list[Diagnostic] = []
     problems += _duplicate_names(result.documents)
     connections = {d.spec.name: d for d in result.connections}
@@ -166,7 +169,7 @@ def _template(
         return [Diagnostic("template-syntax", f"template syntax error: {reason}", location)]
     problems = []
     for ref in refs:
-        message = _reference_problem(loaded.spec, site, ref.root, ref.path, secret_provided)
+        message = _reference_problem(loaded.spec, site, ref, secret_provided)
         if message:
             code, text = message
             problems.append(Diagnostic(code, text, src.template_line(site.path, ref.line)))
@@ -174,9 +177,10 @@ def _template(
 
 
 def _reference_problem(
-    spec: ConnectionSpec | RecipeSpec, site: Site, root: str, path: tuple[Any, ...],
+    spec: ConnectionSpec | RecipeSpec, site: Site, ref: Reference,
     secret_provided: Callable[[str], bool] | None,
 ) -> tuple[str, str] | None:
+    root, path = ref.root, ref.path
     if root in BUILTIN_NAMES and root not in ("item", "loop"):
         return None
     if root not in site.names:
@@ -186,6 +190,8 @@ def _reference_problem(
         return "unknown-name", (
             f"unknown name '{root}' in template{hint}; available here: {', '.join(sorted(site.names))}"
         )
+    if root == "secrets" and path:
+        return _secret_problem(path[0], ref.guarded, secret_provided)
     first = path[0] if path and isinstance(path[0], str) else None
     if first is None:
         return None
@@ -195,12 +201,27 @@ def _reference_problem(
         return "unknown-var", f"vars.{first} is not declared in vars{hint}; declared: {declared}"
     if root == "steps" and isinstance(spec, RecipeSpec):
         return _step_reference(spec, site, first)
-    if root == "secrets" and secret_provided is not None and not secret_provided(first):
-        return "missing-secret", (
-            f"secret '{first}' is not provided: set the environment variable {first} or create "
-            f"the file {first} in RUNNER_SECRETS_DIR"
-        )
     return None
+
+
+def _secret_problem(
+    name: str | int, guarded: bool, secret_provided: Callable[[str], bool] | None
+) -> tuple[str, str] | None:
+    """A name no secret can have, always; with the strict check, an unguarded one not provided."""
+    if not is_valid_name(name):
+        shown = repr(name) if len(repr(name)) <= 60 else repr(name)[:57] + "..."
+        return "invalid-secret-name", f"invalid secret name {shown}: {NAME_RULE}"
+    if secret_provided is None or guarded:
+        return None
+    try:
+        if secret_provided(name):
+            return None
+    except SecretError as exc:  # the file is there but cannot be read
+        return "missing-secret", str(exc)
+    return "missing-secret", (
+        f"secret '{name}' is not provided: set the environment variable {name} or create "
+        f"the file {name} in RUNNER_SECRETS_DIR"
+    )
 
 
 def _step_reference(spec: RecipeSpec, site: Site, step_id: str) -> tuple[str, str] | None:

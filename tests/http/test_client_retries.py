@@ -11,23 +11,8 @@ from email.utils import format_datetime
 import pytest
 
 from runner.engine.job import new_job, run_job
+from tests.support.documents import api_documents as docs
 from tests.support.servers import Reply
-
-
-def docs(base_url: str, steps: str, conn: str = "") -> str:
-    return f"""
-kind: connection
-name: api
-base_url: {base_url}
-private_network: true
-{conn}
----
-kind: recipe
-name: r
-trigger: {{webhook: {{}}}}
-steps:
-{steps}
-"""
 
 
 def closed_port() -> int:

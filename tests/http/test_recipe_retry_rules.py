@@ -6,22 +6,8 @@ import time
 
 import pytest
 
+from tests.support.documents import api_documents as docs
 from tests.support.servers import Reply
-
-def docs(base_url: str, steps: str, conn: str = "") -> str:
-    return f"""
-kind: connection
-name: api
-base_url: {base_url}
-private_network: true
-{conn}
----
-kind: recipe
-name: r
-trigger: {{webhook: {{}}}}
-steps:
-{steps}
-"""
 
 
 @pytest.mark.parametrize("method", ["POST", "PATCH"])

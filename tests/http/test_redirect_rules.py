@@ -7,23 +7,8 @@ from yarl import URL
 from runner.http.client import ClientSettings, ConnectionClient, OutgoingRequest
 from runner.http.egress import EgressPolicy
 from runner.redact import Redactor
+from tests.support.documents import api_documents as docs
 from tests.support.servers import Reply
-
-
-def docs(base_url: str, steps: str, connection: str = "") -> str:
-    return f"""
-kind: connection
-name: api
-base_url: {base_url}
-private_network: true
-{connection}
----
-kind: recipe
-name: r
-trigger: {{webhook: {{}}}}
-steps:
-{steps}
-"""
 
 
 async def test_a_redirect_whose_status_expect_lists_is_the_answer(sink, make_project, run_recipe):
