@@ -24,7 +24,8 @@ Schemes (`WebhookAuth.type`):
   `v1,<base64>` entries; other versions are ignored) over `<id>.<timestamp>.<body>`. As in the
   reference `standardwebhooks` library, the secret is base64 whether or not it carries the
   `whsec_` prefix (the prefix is stripped, then the rest decoded); an undecodable secret
-  refuses all.
+  refuses all. Svix's own names (`svix-id`, `svix-timestamp`, `svix-signature`) are read when
+  `webhook-id` is absent.
 
 Timestamped schemes (stripe, slack, standard_webhooks) refuse timestamps more than `tolerance`
 seconds in the past or in the future (replay window); a timestamp must be integer Unix seconds.
@@ -181,17 +182,19 @@ def _verify_slack(auth: WebhookAuth, headers: Mapping[str, str], body: bytes, no
 def _verify_standard(
     auth: WebhookAuth, headers: Mapping[str, str], body: bytes, now: float
 ) -> None:
-    msg_id = _header(headers, "webhook-id")
-    timestamp = _header(headers, "webhook-timestamp")
-    signature = _header(headers, "webhook-signature")
-    _check_timestamp(timestamp, "header webhook-timestamp", now, auth.tolerance)
+    # Svix, where the scheme comes from, still sends its own header names: the same scheme.
+    prefix = "svix" if "webhook-id" not in headers and "svix-id" in headers else "webhook"
+    msg_id = _header(headers, f"{prefix}-id")
+    timestamp = _header(headers, f"{prefix}-timestamp")
+    signature = _header(headers, f"{prefix}-signature")
+    _check_timestamp(timestamp, f"header {prefix}-timestamp", now, auth.tolerance)
     entries = (entry.partition(",") for entry in signature.split())
     candidates = [text for version, _, text in entries if version == "v1"]
     if not candidates:
-        raise VerificationError("header webhook-signature has no v1 signature")
+        raise VerificationError(f"header {prefix}-signature has no v1 signature")
     signed = _bytes(msg_id) + b"." + timestamp.encode() + b"." + body
     expected = _mac(_standard_key(auth.secret), signed, "sha256")
-    _check_any(expected, (_from_base64(c) for c in candidates), "webhook-signature")
+    _check_any(expected, (_from_base64(c) for c in candidates), f"{prefix}-signature")
 
 
 def _standard_key(secret: str) -> bytes:

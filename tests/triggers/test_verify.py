@@ -330,6 +330,14 @@ def test_standard_webhooks_secret_without_prefix_is_base64_like_the_package() ->
     accepted(WebhookAuth("standard_webhooks", bare), package_headers())
 
 
+def test_standard_webhooks_reads_svix_header_names_too() -> None:
+    svix = {k.replace("webhook-", "Svix-"): v for k, v in package_headers().items()}
+    accepted(STANDARD, svix)
+    svix["Svix-signature"] = package_headers(msg_id="msg_other")["webhook-signature"]
+    assert "svix-signature" in refused(STANDARD, svix)
+    assert refused(STANDARD, {}) == "missing header webhook-id"
+
+
 def test_package_verifier_accepts_what_the_test_signs() -> None:
     ts = str(int(time.time()))
     signature = own_signature(WH_SECRET, MSG_ID, ts, BODY)
