@@ -467,3 +467,12 @@ def test_module_exports_what_it_documents() -> None:
     for name in templating.__all__:
         assert hasattr(templating, name), name
     assert json.dumps(render("{{ trigger.body }}"))  # native values are plain JSON data
+
+
+def test_printf_and_format_show_headers_as_data_not_internals() -> None:
+    from runner.engine.messages import Headers
+
+    trigger = {"headers": Headers({"X-A": "1"})}
+    for source in ("{{ '%s' % trigger }}", "{{ '{0}'.format(trigger) }}"):
+        shown = render(source, {"trigger": trigger})
+        assert shown == "{'headers': {'X-A': '1'}}"

@@ -62,6 +62,11 @@ class Headers(Mapping[str, str]):
     def to_dict(self) -> dict[str, str]:
         return dict(self._items().values())
 
+    def __repr__(self) -> str:
+        """As a dict: what `'%s' % trigger` or `str.format` shows in a template (not a class
+        path and a memory address)."""
+        return repr(self.to_dict())
+
 
 def join_url(base_url: str | None, url: Any, where: str) -> URL:
     """An absolute URL: `url` itself, or appended to the connection's base_url.
