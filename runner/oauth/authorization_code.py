@@ -22,15 +22,13 @@ from runner.errors import AuthError
 from runner.oauth.endpoint import TokenEndpoint, TokenEndpointError
 from runner.oauth.strategy import DEFAULT_SKEW, OAuth2Auth, needs_authorization_message
 from runner.oauth.tokens import TokenSet, TokenVault
+from runner.recipe.models import RESERVED_AUTH_PARAMS
 from runner.redact import Redactor
 
 __all__ = ["RESERVED_PARAMS", "AuthorizationCodeAuth", "AuthorizationRequest"]
 
 # Parameters the flow itself sets; `auth_params` may not replace them.
-RESERVED_PARAMS = frozenset({
-    "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
-    "code_challenge_method",
-})
+RESERVED_PARAMS = RESERVED_AUTH_PARAMS  # checked by `runner validate` too
 STATE_SEPARATOR = "."  # state = "<connection>.<random>": the daemon's callback finds the flow by it
 VERIFIER_LENGTH = 64  # RFC 7636: 43 to 128 characters
 

@@ -15,6 +15,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -212,6 +213,14 @@ class CustomAuth(Spec):
 TokenAuth = Literal["client_secret_post", "client_secret_basic"]
 
 
+# Authorization-URL parameters the flow sets itself: `auth_params` may not override them (a
+# `redirect_uri` or `state` of the author's would break the flow or its CSRF check).
+RESERVED_AUTH_PARAMS = frozenset({
+    "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
+    "code_challenge_method",
+})
+
+
 class OAuth2AuthorizationCodeAuth(Spec):
     type: Literal["oauth2_authorization_code"]
     authorization_url: str
@@ -223,6 +232,15 @@ class OAuth2AuthorizationCodeAuth(Spec):
     pkce: bool = True
     auth_params: dict[str, str] = Field(default_factory=dict)
     token_auth: TokenAuth = "client_secret_post"
+
+    @field_validator("auth_params")
+    @classmethod
+    def _not_reserved(cls, params: dict[str, str]) -> dict[str, str]:
+        clash = sorted(RESERVED_AUTH_PARAMS & set(params))
+        if clash:
+            raise ValueError(f"auth_params may not set {', '.join(clash)}: the authorization "
+                             "flow sets them itself (scopes go in `scopes`)")
+        return params
 
 
 class OAuth2ClientCredentialsAuth(Spec):
