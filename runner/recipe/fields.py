@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
@@ -165,4 +166,27 @@ Scopes = Annotated[
     WithJsonSchema(
         {"anyOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]}
     ),
+]
+
+
+def _http_url(value: Any) -> Any:
+    """An absolute http(s) URL, or a template that renders to one (checked when rendered)."""
+    if not isinstance(value, str) or "{{" in value or "{%" in value:
+        return value  # a non-string is refused by the str type; a template is rendered later
+    try:
+        parts = urlsplit(value.strip())
+        valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 -- raises ValueError for a port out of range
+    except ValueError:  # an invalid port or IPv6 literal
+        valid = False
+    if not valid:
+        raise ValueError(f"'{value}' is not an absolute http or https URL "
+                         "(expected something like https://api.example.com/v1)")
+    return value
+
+
+HttpUrl = Annotated[
+    str,
+    BeforeValidator(_http_url),
+    WithJsonSchema({"type": "string", "pattern": r"^(https?://|.*\{[{%])"}),
 ]

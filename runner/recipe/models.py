@@ -21,6 +21,7 @@ from pydantic import (
 
 from runner.recipe.fields import (
     Duration,
+    HttpUrl,
     Identifier,
     Method,
     Name,
@@ -223,12 +224,12 @@ RESERVED_AUTH_PARAMS = frozenset({
 
 class OAuth2AuthorizationCodeAuth(Spec):
     type: Literal["oauth2_authorization_code"]
-    authorization_url: str
-    token_url: str
+    authorization_url: HttpUrl
+    token_url: HttpUrl
     client_id: str
     client_secret: str | None = None
     scopes: Scopes = Field(default_factory=list)
-    redirect_uri: str = DEFAULT_REDIRECT_URI
+    redirect_uri: HttpUrl = DEFAULT_REDIRECT_URI
     pkce: bool = True
     auth_params: dict[str, str] = Field(default_factory=dict)
     token_auth: TokenAuth = "client_secret_post"
@@ -245,7 +246,7 @@ class OAuth2AuthorizationCodeAuth(Spec):
 
 class OAuth2ClientCredentialsAuth(Spec):
     type: Literal["oauth2_client_credentials"]
-    token_url: str
+    token_url: HttpUrl
     client_id: str
     client_secret: str
     scopes: Scopes = Field(default_factory=list)
@@ -272,7 +273,7 @@ class ConnectionSpec(Spec):
     version: Version = 1
     name: Name
     description: str | None = None
-    base_url: str | None = None
+    base_url: HttpUrl | None = None
     auth: AuthSpec = Field(default_factory=lambda: NoAuth(type="none"))
     headers: dict[str, Any] = Field(default_factory=dict)
     params: dict[str, Any] = Field(default_factory=dict)

@@ -76,7 +76,7 @@ def test_auth_types_and_their_required_fields():
     assert "missing required key 'username' in auth" in msg
     (msg,) = messages("kind: connection\nname: c\nauth: {type: bearer}\n")
     assert "auth: type bearer is not one of: none, basic, header, query, custom" in msg
-    (msg,) = messages("kind: connection\nname: c\nauth: {type: oauth2_client_credentials, token_url: t, client_id: i}\n")
+    (msg,) = messages("kind: connection\nname: c\nauth: {type: oauth2_client_credentials, token_url: 'https://t', client_id: i}\n")
     assert "missing required key 'client_secret'" in msg
 
 
