@@ -20,6 +20,7 @@ from runner.http.egress import EgressPolicy
 from runner.http.ratelimit import RateLimiter
 from runner.http.retry import RetryPolicy
 from runner.recipe.compile import Connection, Project
+from runner.recipe.fields import check_http_url
 from runner.redact import Redactor
 from runner.secrets import SecretSource
 from runner.templating import compile_template, render_tree
@@ -133,6 +134,12 @@ def _connection_runtime(
         redactor=runtime.redactor,
     )
     base_url = rendered["base_url"]
+    if base_url is not None:
+        try:
+            check_http_url(str(base_url))
+        except ValueError:  # not quoted: it was rendered, maybe from a secret
+            raise RunnerError(f"{where}: base_url renders to something that is not an "
+                                "absolute http or https URL") from None
     return ConnectionRuntime(
         conn, None if base_url is None else str(base_url), rendered["headers"],
         rendered["params"], ConnectionClient(settings),

@@ -173,6 +173,12 @@ def _http_url(value: Any) -> Any:
     """An absolute http(s) URL, or a template that renders to one (checked when rendered)."""
     if not isinstance(value, str) or "{{" in value or "{%" in value:
         return value  # a non-string is refused by the str type; a template is rendered later
+    return check_http_url(value)
+
+
+def check_http_url(value: str) -> str:
+    """`value` if it is an absolute http or https URL, else a ValueError saying so (quoting it:
+    the caller decides whether it may be shown)."""
     try:
         parts = urlsplit(value.strip())
         valid = parts.scheme.lower() in ("http", "https") and bool(parts.hostname)

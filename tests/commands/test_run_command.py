@@ -203,3 +203,15 @@ def test_a_failed_poll_exits_1_naming_the_request(tmp_path, capsys, monkeypatch)
     assert captured.err.startswith(
         f"runner: poll of recipe issues: GET http://127.0.0.1:{port}/issues failed: "
         "connection failed: Connection refused")
+
+
+async def test_a_base_url_that_renders_to_no_url_stops_before_any_request(tmp_path: Path) -> None:
+    write(tmp_path, "c.yaml", connection('"{{ secrets.API_URL }}"') + RECIPE)
+    code, out, err = await runner(
+        tmp_path, "run", "echo", "c.yaml",
+        env={"API_URL": "internal-host/v1", "API_PASSWORD": SECRET},
+    )
+    assert code == 1
+    assert "connection api: base_url renders to something that is not an absolute http or " \
+           "https URL" in err
+    assert "internal-host" not in err + out  # a rendered value may come from a secret
