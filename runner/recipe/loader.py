@@ -13,6 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from runner.errors import Diagnostic, Location
 from runner.recipe.models import ConnectionSpec, DocumentSpec, RecipeSpec, Spec
+from runner.recipe.rawcheck import raw_problems
 from runner.recipe.yamlsource import SourceDocument, read_documents
 
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -117,7 +118,9 @@ def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadRes
         result.diagnostics.extend(problems)
         if spec is not None:
             result.documents.append(Loaded(spec, item))
-        elif (stand_in := _connection_stand_in(item.data)) is not None:
+            continue
+        result.diagnostics.extend(raw_problems(item))  # what the schema errors would hide
+        if (stand_in := _connection_stand_in(item.data)) is not None:
             result.invalid_connections.append(Loaded(stand_in, item))
     return result
 
