@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import os
+import socket
 import sys
 import webbrowser
 from collections.abc import Callable
@@ -144,10 +146,8 @@ async def _local(auth: AuthorizationCodeAuth, timeout: float, announce: Announce
     try:
         await listener.__aenter__()
     except OSError as exc:
-        raise CommandError(
-            f"runner: {exc}; stop what uses it, or change the connection's redirect_uri "
-            "(and the app's registered redirect URI) to another port", 2,
-        ) from exc
+        raise CommandError(f"runner: {exc}; {_listen_hint(exc, listener.host, listener.port)}",
+                           2) from exc
     try:
         announce(request)
         try:
@@ -244,3 +244,20 @@ def shown_store(url: str) -> str:
     if "@" in host:
         host = "***@" + host.rsplit("@", 1)[1]
     return f"{scheme}{sep}{host}{slash}{path}"
+
+
+def _listen_hint(exc: OSError, host: str, port: int) -> str:
+    """What to do when the redirect URI's address cannot be listened on, by why it cannot."""
+    cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+    if cause.errno == errno.EADDRINUSE:
+        return ("stop what uses it, or, if it is `runner serve`, finish the authorization through "
+                f"it with --via-server http://{host}:{port}; or change the connection's "
+                "redirect_uri (and the app's registered redirect URI) to another port")
+    if cause.errno == errno.EACCES:
+        return (f"port {port} needs privileges this process lacks: use a redirect_uri with a port "
+                "above 1023, or --via-server with a daemon that redirect_uri reaches")
+    if cause.errno == errno.EADDRNOTAVAIL or isinstance(cause, socket.gaierror):
+        return (f"{host} is not an address of this machine that runner connect may listen on: "
+                "use --via-server with the URL of the daemon that redirect_uri reaches, or an "
+                "http://127.0.0.1:PORT/... redirect_uri")
+    return "change the connection's redirect_uri (and the app's registered redirect URI)"

@@ -115,6 +115,18 @@ async def test_a_taken_port_is_an_environment_error(tmp_path: Path, provider: Pr
         with pytest.raises(CommandError) as caught:
             await connect_command.connect(setup.args(), secrets_env())
     assert caught.value.code == 2 and f"cannot listen on 127.0.0.1:{port}" in str(caught.value)
+    assert f"--via-server http://127.0.0.1:{port}" in str(caught.value)  # a daemon may hold it
+
+
+async def test_a_redirect_host_of_another_machine_says_so(tmp_path: Path, provider: Provider) -> None:
+    # 192.0.2.0/24 is TEST-NET-1: never an address of this machine, so binding it fails.
+    setup = ConnectSetup(tmp_path, provider.url, redirect="http://192.0.2.10:8765/oauth/callback")
+    with pytest.raises(CommandError) as caught:
+        await connect_command.connect(setup.args(), secrets_env())
+    message = str(caught.value)
+    assert caught.value.code == 2 and "cannot listen on 192.0.2.10:8765" in message
+    assert "192.0.2.10 is not an address of this machine" in message and "--via-server" in message
+    assert provider.authorize_queries == []
 
 
 def test_without_secret_key_connect_stops_before_anything(
