@@ -14,6 +14,7 @@ who reaches the daemon cannot bind the connection to an account of their own.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -89,6 +90,11 @@ async def complete_pending(auth: AuthorizationCodeAuth, query: Mapping[str, str]
             f"no authorization of connection {name} is waiting for a callback (it expired or "
             f"is finished): run `runner connect {name} --via-server URL` again"
         )
+    if not hmac.compare_digest(query.get("state", "").encode(), str(flow["state"]).encode()):
+        # Not this flow's callback (a forged or stale one): refused, and the flow goes on
+        # waiting, so that whoever can reach the daemon cannot cancel an authorization.
+        raise AuthError(f"the callback's state does not match the authorization of connection "
+                        f"{name} that is waiting; it goes on waiting")
     try:
         code = code_from_callback(query, str(flow["state"]), name)
         tokens = await auth.complete(code, flow.get("verifier"))

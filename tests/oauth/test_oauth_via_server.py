@@ -135,3 +135,28 @@ async def test_via_server_needs_a_reachable_daemon_and_its_callback_path(
         await connect_command.connect(other.args(via_server=daemon.url), secrets_env())
     assert caught.value.code == 1 and "redirect_uri must be the daemon's /oauth/callback" in str(
         caught.value)
+
+
+async def test_a_forged_callback_does_not_cancel_the_waiting_authorization(
+    tmp_path: Path, provider: Provider, daemon: Daemon
+) -> None:
+    setup, store = await _start(tmp_path, provider, daemon)
+    urls: asyncio.Queue[str] = asyncio.Queue()
+    task = asyncio.create_task(
+        connect_command.connect(setup.args(via_server=daemon.url), secrets_env(), urls.put_nowait)
+    )
+    try:
+        url = await asyncio.wait_for(urls.get(), 10)
+        async with aiohttp.ClientSession() as browser:
+            forged = {"code": "attacker", "state": "svc.forged"}
+            async with browser.get(f"{daemon.url}/oauth/callback", params=forged) as page:
+                assert page.status == 400
+                assert "does not match" in await page.text()
+            async with browser.get(url) as page:  # the real redirect still completes the flow
+                assert page.status == 200 and "connection svc is authorized" in await page.text()
+        assert await asyncio.wait_for(task, 10) == 0
+    finally:
+        task.cancel()
+        await store.close()
+    assert "attacker" not in [call.form.get("code") for call in provider.calls]
+    assert await setup.stored() is not None
