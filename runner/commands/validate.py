@@ -5,22 +5,68 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
-from runner.errors import Diagnostic
+from runner.errors import Diagnostic, RunnerError, TemplateError
 from runner.recipe.lint import lint
 from runner.recipe.loader import LoadResult, PathNotFound, load_paths
+from runner.recipe.walk import is_template
+from runner.redact import Redactor
+from runner.secrets import SecretSource, is_valid_name
+from runner.templating import references
 
 
 def check(paths: list[str] | None, strict: bool = False) -> tuple[LoadResult, list[Diagnostic]]:
-    """Loads and lints `paths`; returns the documents and every diagnostic, sorted."""
+    """Loads and lints `paths`; returns the documents and every diagnostic, sorted, with the
+    values of the secrets they use hidden (a token pasted into a field would be quoted back)."""
     result = load_paths(paths)
     provided = None
     if strict:
-        from runner.secrets import SecretSource
-
         provided = SecretSource().is_provided
     diagnostics = result.diagnostics + lint(result, provided)
+    redactor = _secrets_redactor(result)
+    if redactor.holds_values:
+        diagnostics = [replace(d, message=redactor.redact_text(d.message)) for d in diagnostics]
     return result, sorted(diagnostics, key=Diagnostic.sort_key)
+
+
+def _secrets_redactor(result: LoadResult) -> Redactor:
+    """A redactor of the values of every provided secret the documents name."""
+    source, redactor = SecretSource(), Redactor()
+    for name in sorted(_secret_names(result)):
+        try:
+            value = source.get(name) if is_valid_name(name) else None
+        except RunnerError:  # a file that cannot be read: nothing of it can be quoted
+            continue
+        if value:
+            redactor.add(value)
+    return redactor
+
+
+def _secret_names(result: LoadResult) -> set[str]:
+    names: set[str] = set()
+    for doc in result.sources:
+        for text in _templates(doc.data):
+            try:
+                refs = references(text)
+            except TemplateError:  # reported as a syntax error already
+                continue
+            names.update(str(r.path[0]) for r in refs if r.root == "secrets" and r.path)
+    return names
+
+
+def _templates(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        if "secrets" in value and is_template(value):
+            yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _templates(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _templates(item)
 
 
 def run(args: argparse.Namespace) -> int:

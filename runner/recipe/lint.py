@@ -10,6 +10,7 @@ from runner.errors import Diagnostic, SecretError, TemplateError
 from runner.recipe.loader import Loaded, LoadResult
 from runner.recipe.models import ConnectionSpec, RecipeSpec
 from runner.recipe.walk import Site, connection_sites, is_template, recipe_sites
+from runner.recipe.yamlsource import SourceDocument
 from runner.secrets import NAME_RULE, is_valid_name
 from runner.templating import BUILTIN_NAMES, Reference, compile_template, references
 
@@ -19,7 +20,7 @@ def lint(result: LoadResult, secret_provided: Callable[[str], bool] | None = Non
     (`--strict`, and `runner serve` at start-up): a secret read where the template does not cope
     with its absence (no `| default`, `is defined` or `'NAME' in secrets` guard) must be provided."""
     problems: list[Diagnostic] = []
-    problems += _duplicate_names(result.documents)
+    problems += _duplicate_names(result.sources)
     connections = {d.spec.name: d for d in result.connections}
     paths: dict[str, Loaded] = {}
     for loaded in result.documents:
@@ -38,20 +39,25 @@ def _suggest(name: str, options: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _duplicate_names(documents: list[Loaded]) -> list[Diagnostic]:
-    seen: dict[tuple[str, str], Loaded] = {}
+def _duplicate_names(sources: list[SourceDocument]) -> list[Diagnostic]:
+    """Names used twice per kind, among every document read: one with schema errors still holds
+    its name, so a second document of that name is reported at once, not after the fix."""
+    seen: dict[tuple[str, str], SourceDocument] = {}
     problems = []
-    for loaded in documents:
-        key = (loaded.spec.kind, loaded.spec.name)
-        if key in seen:
-            first = seen[key].source.locate(("name",))
+    for doc in sources:
+        data = doc.data if isinstance(doc.data, dict) else {}
+        kind, name = data.get("kind"), data.get("name")
+        if kind not in ("connection", "recipe") or not isinstance(name, str):
+            continue
+        if (kind, name) in seen:
+            first = seen[(kind, name)].locate(("name",))
             problems.append(Diagnostic(
                 "duplicate-name",
-                f"duplicate {key[0]} name '{key[1]}' (first defined at {first})",
-                loaded.source.locate(("name",)),
+                f"duplicate {kind} name '{name}' (first defined at {first})",
+                doc.locate(("name",)),
             ))
         else:
-            seen[key] = loaded
+            seen[(kind, name)] = doc
     return problems
 
 

@@ -46,6 +46,7 @@ class LoadResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     invalid_connections: list[Loaded] = field(default_factory=list)
+    sources: list[SourceDocument] = field(default_factory=list)  # every document, valid or not
 
     @property
     def connections(self) -> list[Loaded]:
@@ -114,6 +115,7 @@ def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadRes
         if isinstance(item, Diagnostic):
             result.diagnostics.append(item)
             continue
+        result.sources.append(item)
         spec, problems = validate_document(item)
         result.diagnostics.extend(problems)
         if spec is not None:
