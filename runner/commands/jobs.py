@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(url: str, args: argparse.Namespace) -> int:
+    _require_existing_file(url)
     store = open_store(url)
     await store.open()
     try:
@@ -78,3 +79,17 @@ def _show(job: JobRecord, fmt: str) -> None:
     for step in job.steps:
         print_step(step)
     print_job_end(job)
+
+
+def _require_existing_file(url: str) -> None:
+    """A SQLite store these commands read must exist already: opening one creates the file and
+    its folders, and a mistyped `--store` would then list "no jobs" instead of saying so."""
+    if not url.lower().startswith("sqlite:"):
+        return
+    from runner.store.sqlite import settings_from_url
+    from runner.store.sqlite_conn import MEMORY
+
+    path = settings_from_url(url).path
+    if path != MEMORY and not os.path.exists(path):
+        raise StoreError(f"there is no job store at {path} (check --store or RUNNER_STORE; "
+                         "`runner serve` creates it on its first start)")

@@ -44,9 +44,14 @@ async def serve(settings: Settings) -> int:
     try:
         await daemon.start()
     except DocumentError as exc:
-        sys.stderr.write("runner: refusing to start: the documents are invalid\n")
+        # Only secrets missing: the documents are right, the environment is not (exit 2, as
+        # `runner run` gives for a missing secret); anything else is the documents' fault.
+        environment = all(d.code == "missing-secret" for d in exc.diagnostics if
+                          d.severity == "error")
+        what = "secrets are not provided" if environment else "the documents are invalid"
+        sys.stderr.write(f"runner: refusing to start: {what}\n")
         sys.stderr.write("".join(f"{d}\n" for d in exc.diagnostics))
-        return 1
+        return 2 if environment else 1
     except (StoreError, PathNotFound) as exc:
         what = "store: " if isinstance(exc, StoreError) else ""
         sys.stderr.write(f"runner: refusing to start: {what}{exc}\n")

@@ -84,3 +84,14 @@ def test_refuses_to_start_on_an_invalid_secret_name_with_its_location(
     assert "refusing to start: the documents are invalid" in stderr
     assert f"{path}:5:17: invalid secret name '../db-password'" in stderr
     assert "Traceback" not in stderr
+
+
+def test_refuses_to_start_on_a_missing_secret_as_an_environment_error(
+    tmp_path: Path, daemons: Daemons
+) -> None:
+    path = write(tmp_path / "docs.yaml", DOCS, SINK="http://127.0.0.1:9")
+    daemon = daemons([path]).start(wait=False)  # its secrets folder is empty
+    assert daemon.wait_exit() == 2
+    stderr = daemon.stderr()
+    assert "refusing to start: secrets are not provided" in stderr
+    assert f"{path}:5:" in stderr and "secret 'db-password' is not provided" in stderr

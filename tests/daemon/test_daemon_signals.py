@@ -162,7 +162,7 @@ def test_refuses_to_start_when_a_secret_is_missing(tmp_path: Path, daemons: Daem
         SINK="http://127.0.0.1:9",
     )
     daemon = daemons([path]).start(wait=False)
-    assert daemon.wait_exit() == 1
+    assert daemon.wait_exit() == 2  # the environment lacks it: the documents are right
     assert f"{path}:" in daemon.stderr() and "NOT_PROVIDED" in daemon.stderr()
 
 
