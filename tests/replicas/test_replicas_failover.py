@@ -123,8 +123,13 @@ async def test_sigkill_of_one_of_three_replicas_loses_no_acknowledged_webhook(
         balancer = Balancer(client, group)
         first = [asyncio.create_task(balancer.send(n)) for n in range(WEBHOOKS)]
         await until(lambda: len(balancer.accepted) >= KILL_AT, 60, f"{KILL_AT} acknowledged")
+        # Slow answers around the kill: a job seen running must still be running when the
+        # SIGKILL lands (with 50 ms answers it could finish between the look and the kill).
+        sink.recorder.default = Reply(json={"ok": True}, delay=1.0)
+        await asyncio.sleep(0.2)  # requests answered at the old pace are done
         await until(lambda: _busy(shared, "r1"), 10, "the victim running jobs")  # steps in flight
         victim.kill()
+        sink.recorder.default = Reply(json={"ok": True}, delay=0.05)
         killed_at = time.monotonic()
         await asyncio.sleep(0.3)  # statements the dead process had sent have landed
         orphans = {
