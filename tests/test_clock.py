@@ -34,11 +34,13 @@ def test_threads_never_get_a_time_from_another_second() -> None:
     def stamp_for_a_while() -> None:
         deadline = time.monotonic() + 1.2
         while time.monotonic() < deadline:
-            before = time.time()
+            # Whole seconds from the integer clock: `time.time()` is a float, which rounds
+            # 32.99999995 up to 33.0, a second the stamp (truncated to microseconds) never saw.
+            before = time.time_ns() // 1_000_000_000
             text = utc_now_iso()
-            after = time.time()
-            seconds = datetime.fromisoformat(text).timestamp()
-            if not int(before) <= seconds < int(after) + 1:
+            after = time.time_ns() // 1_000_000_000
+            second = int(datetime.fromisoformat(text[:19] + "+00:00").timestamp())
+            if not before <= second <= after:
                 mismatches.append(text)
 
     threads = [threading.Thread(target=stamp_for_a_while) for _ in range(4)]
