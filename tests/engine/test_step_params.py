@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 from runner.engine.messages import query_pairs
+from tests.support.documents import api_documents
 
 
 def docs(sink_url: str, step_params: str, connection: str) -> str:
-    return f"""
-kind: connection
-name: api
-base_url: {sink_url}
-private_network: true
-{connection}
----
-kind: recipe
-name: r
-trigger: {{webhook: {{}}}}
-steps:
-  - id: q
-    request: {{connection: api, url: /q, params: {step_params}}}
-"""
+    step = f"  - id: q\n    request: {{connection: api, url: /q, params: {step_params}}}"
+    return api_documents(sink_url, step, connection)
 
 
 async def test_a_step_param_replaces_the_connections_param_of_that_name(
