@@ -32,6 +32,12 @@ class _Parser(argparse.ArgumentParser):
     _in_intermixed = False
 
     def error(self, message: str) -> None:  # type: ignore[override]
+        required = "the following arguments are required: "
+        if message.startswith(required):
+            # Intermixed parsing counts `PATH...` (which may be left out) among the missing.
+            optional = {a.metavar or a.dest for a in self._actions if a.nargs in ("*", "?")}
+            missing = [n for n in message[len(required):].split(", ") if n not in optional]
+            message = required + ", ".join(missing)
         self.print_usage(sys.stderr)
         sys.stderr.write(f"runner: error: {message}\n")
         raise SystemExit(EXIT_USAGE)
@@ -49,9 +55,12 @@ class _Parser(argparse.ArgumentParser):
             return super().parse_known_args(args, namespace)
         self._in_intermixed = True
         try:
-            return self.parse_known_intermixed_args(args, namespace)
+            parsed, extras = self.parse_known_intermixed_args(args, namespace)
         finally:
             self._in_intermixed = False
+        if extras:  # said here, under this command's usage, not the top level's
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
 
 
 def build_parser() -> argparse.ArgumentParser:

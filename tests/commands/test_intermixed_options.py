@@ -88,3 +88,16 @@ def test_usage_errors_still_exit_2(argv, capsys):
 def test_help_still_works_everywhere(argv, capsys):
     assert main(argv) == 0
     assert capsys.readouterr().out.startswith("usage: runner")
+
+
+@pytest.mark.parametrize(("argv", "usage", "error"), [
+    (["connection", "test"], "usage: runner connection test", "required: NAME\n"),
+    (["run"], "usage: runner run", "required: RECIPE\n"),
+    (["validate", "recipes", "--bogus"], "usage: runner validate", "unrecognized arguments: --bogus"),
+    (["jobs", "list", "--frob"], "usage: runner jobs list", "unrecognized arguments: --frob"),
+])
+def test_usage_errors_name_the_command_and_only_what_is_missing(argv, usage, error, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(usage) and error in err
+    assert "PATH\n" not in err.splitlines()[-1]  # PATH... may be left out
