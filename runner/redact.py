@@ -74,11 +74,19 @@ def has_credential_header(headers: HeaderInput) -> bool:
 
 
 def mask_credential_headers(headers: HeaderInput) -> dict[str, Any]:
-    """Headers as a plain dict, credential headers' values replaced by `***` (a repeated name
-    keeps its last value). The rule for headers the runner keeps as data: an incoming event's
-    (`runner run --event`) and a response's in a step's stored output."""
-    plain = dict(_pairs(headers))
-    if not SENSITIVE_HEADERS.isdisjoint(map(str.lower, plain)):
+    """Headers as a plain dict, credential headers' values replaced by `***`; a name sent more
+    than once is one entry, its values joined with ", " as HTTP defines (RFC 9110, 5.3). The
+    rule for headers the runner keeps as data: an incoming webhook's or `runner run --event`'s,
+    and a response's in a step's stored output."""
+    pairs = list(_pairs(headers))
+    plain = dict(pairs)
+    lowered = set(map(str.lower, plain))
+    if len(lowered) != len(pairs):  # a name repeated (in any case): rare, a second pass
+        plain, spelled = {}, {}
+        for name, value in pairs:
+            key = spelled.setdefault(name.lower(), name)  # kept as first sent
+            plain[key] = f"{plain[key]}, {value}" if key in plain else value
+    if not SENSITIVE_HEADERS.isdisjoint(lowered):
         for name in plain:  # assigning to existing keys: the dict keeps its size
             if name.lower() in SENSITIVE_HEADERS:
                 plain[name] = REDACTED

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
 
 from runner.errors import Diagnostic, RunnerError, TemplateError
 from runner.recipe.lint import lint
 from runner.recipe.loader import LoadResult, PathNotFound, load_paths
-from runner.recipe.walk import is_template
+from runner.recipe.rawcheck import template_strings
 from runner.redact import Redactor
 from runner.secrets import SecretSource, is_valid_name
 from runner.templating import references
@@ -48,25 +46,15 @@ def _secrets_redactor(result: LoadResult) -> Redactor:
 def _secret_names(result: LoadResult) -> set[str]:
     names: set[str] = set()
     for doc in result.sources:
-        for text in _templates(doc.data):
+        for _, text in template_strings(doc.data):
+            if "secrets" not in text:
+                continue
             try:
                 refs = references(text)
             except TemplateError:  # reported as a syntax error already
                 continue
             names.update(str(r.path[0]) for r in refs if r.root == "secrets" and r.path)
     return names
-
-
-def _templates(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        if "secrets" in value and is_template(value):
-            yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _templates(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _templates(item)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,8 @@ from runner.daemon.webhook_body import parse_body
 from runner.engine.job import job_context, new_job
 from runner.errors import RunnerError, StoreError
 from runner.jsoncodec import dumps, dumps_loose
-from runner.redact import SENSITIVE_HEADERS
+from runner.recipe.fields import is_status
+from runner.redact import mask_credential_headers
 from runner.templating import render_tree
 from runner.triggers.verify import VerificationError, verify_request
 
@@ -144,27 +145,11 @@ def _event(request: web.Request, body: bytes) -> dict[str, Any]:
     """The trigger as templates see it; credential headers are stored as `***`."""
     return {
         "body": parse_body(request.headers.get("Content-Type", ""), request.charset, body),
-        "headers": _headers(request),
+        "headers": mask_credential_headers(request.headers),
         "query": _query(request),
         "method": request.method,
         "received_at": utc_now_iso(),
     }
-
-
-def _headers(request: web.Request) -> dict[str, str]:
-    """The request's headers; a header sent more than once is one entry, its values joined
-    with ", " as HTTP defines (RFC 9110, 5.3), under the name as first sent."""
-    raw = request.headers
-    headers = {k: ("***" if k.lower() in SENSITIVE_HEADERS else v) for k, v in raw.items()}
-    if len(headers) == len(raw):  # no name repeated: the usual case, one pass
-        return headers
-    joined: dict[str, str] = {}
-    for name in raw:
-        if name in joined:
-            continue
-        values = raw.getall(name)
-        joined[name] = "***" if name.lower() in SENSITIVE_HEADERS else ", ".join(values)
-    return joined
 
 
 def _query(request: web.Request) -> dict[str, str]:
@@ -225,9 +210,9 @@ def _status(value: Any) -> int:
     as its digits, and anything else is the recipe's mistake, said as such."""
     if isinstance(value, str) and value.strip().isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
+    if not is_status(value):
         raise ValueError(f"status rendered to {dumps_loose(value)}, not an HTTP status code (100-599)")
-    return value
+    return int(value)
 
 
 def _rendered_response(rendered: dict[str, Any], status: int) -> web.Response:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BeforeValidator, WithJsonSchema
 
 from runner.durations import parse_duration, parse_size
+from runner.recipe.yamlsource import yaml_text
 
 _NAME = re.compile(r"^[a-z0-9_-]+$")
 _STEP_ID = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -126,10 +127,15 @@ RetryCondition = Annotated[
 ]
 
 
+def is_status(value: Any) -> bool:
+    """Whether `value` is an HTTP status code: an integer (not a bool) from 100 to 599."""
+    return isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599
+
+
 def _status(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 100 <= value <= 599:
-        raise ValueError(f"{value!r} is not an HTTP status code (100-599)")
-    return value
+    if not is_status(value):
+        raise ValueError(f"{yaml_text(value)} is not an HTTP status code (100-599)")
+    return int(value)
 
 
 Status = Annotated[

@@ -9,6 +9,7 @@ from typing import Any
 from runner.errors import Diagnostic, SecretError, TemplateError
 from runner.recipe.loader import Loaded, LoadResult
 from runner.recipe.models import ConnectionSpec, RecipeSpec
+from runner.recipe.rawcheck import duplicate_steps, syntax_problem
 from runner.recipe.walk import Site, connection_sites, is_template, recipe_sites
 from runner.recipe.yamlsource import SourceDocument
 from runner.secrets import NAME_RULE, is_valid_name
@@ -65,16 +66,8 @@ def _recipe(
     loaded: Loaded, spec: RecipeSpec, connections: dict[str, Loaded], paths: dict[str, Loaded]
 ) -> list[Diagnostic]:
     src = loaded.source
-    problems = []
-    ids: dict[str, int] = {}
+    problems = duplicate_steps(src)
     for index, step in enumerate(spec.steps):
-        if step.id in ids:
-            problems.append(Diagnostic(
-                "duplicate-step",
-                f"duplicate step id '{step.id}' (first used by steps[{ids[step.id]}])",
-                src.locate(("steps", index, "id")),
-            ))
-        ids.setdefault(step.id, index)
         problems += _connection_ref(
             src, ("steps", index, "request"), step.request.connection, step.request.url, connections
         )
@@ -169,10 +162,7 @@ def _template(
         compile_template(site.source)
         refs = references(site.source)
     except TemplateError as exc:
-        line = getattr(exc, "line", None) or 1
-        reason = getattr(exc, "reason", None) or str(exc)
-        location = src.template_line(site.path, line)
-        return [Diagnostic("template-syntax", f"template syntax error: {reason}", location)]
+        return [syntax_problem(src, site.path, exc)]
     problems = []
     for ref in refs:
         message = _reference_problem(loaded.spec, site, ref, secret_provided)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from pydantic import TypeAdapter, ValidationError
 from runner.errors import Diagnostic, Location
 from runner.recipe.models import ConnectionSpec, DocumentSpec, RecipeSpec, Spec
 from runner.recipe.rawcheck import raw_problems
-from runner.recipe.yamlsource import SourceDocument, read_documents
+from runner.recipe.yamlsource import SourceDocument, read_documents, yaml_text
 
 YAML_SUFFIXES = (".yaml", ".yml")
 DEFAULT_FOLDERS = ("connections", "recipes")
@@ -254,13 +253,13 @@ def _reword(error: Any) -> str:
         return f"{_TYPE_WORDS[kind]}, got {_type_name(value)}"
     if kind == "literal_error":
         expected = error.get("ctx", {}).get("expected", "")
-        return f"{_show(value)} is not allowed; expected {expected.replace(' or ', ', ')}"
+        return f"{yaml_text(value)} is not allowed; expected {expected.replace(' or ', ', ')}"
     if kind == "union_tag_invalid":
         ctx = error.get("ctx", {})
         key = str(ctx.get("discriminator", "'type'")).strip("'")
         # ctx["tag"] is Python's str() of the value ('None', 'True'): show the value itself.
         tag = value.get(key) if isinstance(value, dict) else ctx.get("tag")
-        shown = tag if isinstance(tag, str) else _show(tag)
+        shown = tag if isinstance(tag, str) else yaml_text(tag)
         expected = str(ctx.get("expected_tags", "")).replace("'", "")
         return f"{key} {shown} is not one of: {expected}"
     if kind == "union_tag_not_found":
@@ -274,17 +273,12 @@ def _reword(error: Any) -> str:
 
 def _bound(kind: str, ctx: dict[str, Any], value: Any) -> str:
     if kind == "greater_than_equal":
-        return f"must be at least {ctx.get('ge')}, got {_show(value)}"
+        return f"must be at least {ctx.get('ge')}, got {yaml_text(value)}"
     if kind == "less_than_equal":
-        return f"must be at most {ctx.get('le')}, got {_show(value)}"
+        return f"must be at most {ctx.get('le')}, got {yaml_text(value)}"
     if kind == "too_short":
         return f"must have at least {ctx.get('min_length')} item(s)"
     return f"must have at most {ctx.get('max_length')} item(s)"
-
-
-def _show(value: Any) -> str:
-    """A value as a user wrote it: YAML's `null`, `true`, `[1, 2]`, not Python's `None`, `True`."""
-    return f"'{value}'" if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def _type_name(value: Any) -> str:

@@ -34,6 +34,7 @@ from runner.recipe.fields import (
     StepId,
     WebhookPath,
 )
+from runner.recipe.yamlsource import yaml_text
 
 DEFAULT_REDIRECT_URI = "http://127.0.0.1:8765/oauth/callback"
 DEFAULT_RETRY_ON = ("429", "502", "503", "504", "timeout", "connection")
@@ -84,24 +85,9 @@ def _version_one(value: Any) -> Any:
     if type(value) is int and value == 1:
         return value
     raise ValueError(
-        f"{_yaml_text(value)} is not allowed; expected 1 (the integer: the only version of the "
+        f"{yaml_text(value)} is not allowed; expected 1 (the integer: the only version of the "
         "recipe language)"
     )
-
-
-def _yaml_text(value: Any) -> str:
-    """A scalar as YAML writes it (`null`, `true`, `1.0`, `'1'`), not as Python's repr."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return f"'{value}'"
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, list):
-        return "a list"
-    return "a mapping" if isinstance(value, dict) else "a value"
 
 
 #: `version:` of every document: only the integer 1 (the JSON Schema says `const: 1`).

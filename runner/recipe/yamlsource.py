@@ -218,7 +218,7 @@ class _Builder:
                 line = self.doc.keys.get(path + (seen[identity],), (0, 0))[0] + 1
                 self._report(
                     "duplicate-key",
-                    f"duplicate key {_show_key(key)} (first defined at line {line})",
+                    f"duplicate key {yaml_text(key)} (first defined at line {line})",
                     key_node,
                 )
                 self._check_discarded(value_node, path + (key,))
@@ -259,9 +259,9 @@ class _Builder:
         written = ", ".join(f"'{n.value}'" for n in nodes)
         self._report(
             "yaml-key",
-            f"keys {_show_key(_scalar(first))} (line {first.start_mark.line + 1}) and "
-            f"{_show_key(_scalar(at))} are different YAML keys but one key once loaded "
-            f"({_show_key(_scalar(first))} == {_show_key(_scalar(at))} in Python); this mapping "
+            f"keys {yaml_text(_scalar(first))} (line {first.start_mark.line + 1}) and "
+            f"{yaml_text(_scalar(at))} are different YAML keys but one key once loaded "
+            f"({yaml_text(_scalar(first))} == {yaml_text(_scalar(at))} in Python); this mapping "
             f"reads them as the strings {written} (quote them to silence this)",
             at, severity="warning",
         )
@@ -288,17 +288,22 @@ def _identity(key: Any) -> tuple[type, Any]:
     return (type(key), key)
 
 
-def _show_key(key: Any) -> str:
-    """A key as it is written in YAML: strings quoted, the rest as YAML spells them."""
-    if isinstance(key, str):
-        return f"'{key}'"
-    if key is None:
+def yaml_text(value: Any) -> str:
+    """A value for messages as YAML spells it (`null`, `true`, `'text'`, `1.0`, `.nan`), not as
+    Python's `None` or `True`; a list or mapping is named, not quoted whole."""
+    if isinstance(value, str):
+        return f"'{value}'"
+    if value is None:
         return "null"
-    if isinstance(key, bool):
-        return "true" if key else "false"
-    if isinstance(key, float) and not math.isfinite(key):
-        return ".nan" if math.isnan(key) else ("-.inf" if key < 0 else ".inf")
-    return str(key)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else ("-.inf" if value < 0 else ".inf")
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return str(value)
 
 
 def _scalar(node: ScalarNode) -> Any:
