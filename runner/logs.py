@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from datetime import datetime
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any, TextIO
 
 from runner.clock import utc_iso_millis, utc_now_iso_millis

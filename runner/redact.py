@@ -45,14 +45,25 @@ HeaderInput = Mapping[str, str] | Iterable[tuple[str, str]]
 
 
 def _encoded_forms(value: str) -> set[str]:
-    """The ways a value commonly appears in text: raw, URL-encoded, and escaped inside JSON."""
+    """The ways a value commonly appears in text: raw, URL-encoded (as a query value, and as a
+    path segment keeps `@ & = + /` and the like), and escaped inside JSON."""
     return {
         value,
         quote(value, safe=""),
         quote_plus(value, safe=""),
+        quote(value, safe=_PATH_SAFE),
+        _in_json(value),
         json.dumps(value)[1:-1],
-        json.dumps(value, ensure_ascii=False)[1:-1],
     }
+
+
+# What a URL path keeps unencoded (RFC 3986 pchar and "/"), as yarl builds request paths.
+_PATH_SAFE = "/:@!$&'()*+,;="
+
+
+def _in_json(value: str) -> str:
+    """How `value` appears inside a JSON string as the runner encodes it (UTF-8, not \\u)."""
+    return json.dumps(value, ensure_ascii=False)[1:-1]
 
 
 def _pairs(headers: HeaderInput) -> Iterable[tuple[str, str]]:
@@ -107,6 +118,9 @@ class Redactor:
     def __init__(self, values: Iterable[str] = (), parent: Redactor | None = None) -> None:
         self._lock = threading.Lock()
         self._values: tuple[str, ...] = ()
+        # The same values as they appear in JSON text: a value holding a quote or a backslash
+        # is spelled differently there, and `redact_data` searches an encoding of the data.
+        self._json_values: tuple[str, ...] = ()
         self._parent = parent
         for value in values:
             self.add(value)
@@ -119,6 +133,10 @@ class Redactor:
         parent = self._parent
         return self._values if parent is None else parent._known() + self._values
 
+    def _known_in_json(self) -> tuple[str, ...]:
+        parent = self._parent
+        return self._json_values if parent is None else parent._known_in_json() + self._json_values
+
     def add(self, value: str) -> None:
         """Record a secret value (and its URL- and JSON-encoded forms); short values are ignored."""
         if not isinstance(value, str) or len(value) < MIN_SECRET_LENGTH:
@@ -128,6 +146,7 @@ class Redactor:
             merged = set(self._values) | forms
             if len(merged) != len(self._values):
                 self._values = tuple(merged)
+                self._json_values = tuple({_in_json(form) for form in merged})
 
     def add_basic_auth(self, username: str, password: str) -> None:
         """Record a password and the base64 `user:password` token of a Basic Authorization."""
@@ -146,6 +165,14 @@ class Redactor:
             _, space, credentials = value.strip().partition(" ")
             cookie = name.lower() == "cookie"
             self.add(credentials.strip() if space and not cookie else value)
+
+    def add_set_cookies(self, headers: Any) -> None:
+        """Record the cookie values a response sets (`Set-Cookie: name=value; Path=/`): a later
+        step that copies the header, or an API that echoes the cookie, shows them as `***`."""
+        for value in headers.getall("Set-Cookie", ()):
+            cookie = str(value).split(";", 1)[0]
+            _, equals, cookie_value = cookie.partition("=")
+            self.add((cookie_value if equals else cookie).strip().strip('"'))
 
     @property
     def holds_values(self) -> bool:
@@ -203,7 +230,7 @@ class Redactor:
         JSON encoding and a search of it cost less than visiting every value. Data JSON cannot
         hold as it is (a mapping that is not a dict, say) is visited value by value instead.
         """
-        values = self._known()
+        values = self._known_in_json()
         if not values:
             return obj
         if isinstance(obj, (Mapping, list, tuple)):

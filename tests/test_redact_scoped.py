@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from multidict import CIMultiDict
 
 from runner.redact import Redactor, mask_credential_headers
@@ -40,3 +42,23 @@ def test_credential_headers_kept_as_data_are_masked_by_name_whatever_their_case(
     assert mask_credential_headers(headers) == {
         "Authorization": "***", "cookie": "***", "SET-COOKIE": "***",
         "proxy-authorization": "***", "X-Trace": "t", "Count": 3}
+
+
+def test_a_secret_is_hidden_in_a_url_path_where_it_is_percent_encoded() -> None:
+    redactor = Redactor(["p@ss w/rd+&=\u00fc"])
+    url = "https://api.example/hooks/p@ss%20w/rd+&=%C3%BC/x"
+    assert redactor.redact_url(url) == "https://api.example/hooks/***/x"
+
+
+def test_a_secret_with_quotes_is_hidden_in_a_json_text_held_as_a_string() -> None:
+    secret = 'quo"te\\back'
+    redactor = Redactor([secret])
+    echoed = json.dumps({"s": secret})  # an API answering with the raw request body as text
+    assert redactor.redact_data({"body": echoed}) == {"body": '{"s": "***"}'}
+
+
+def test_cookies_a_response_sets_are_recorded_by_value() -> None:
+    redactor = Redactor()
+    redactor.add_set_cookies(CIMultiDict([("Set-Cookie", "sid=abc-123; Path=/; HttpOnly"),
+                                          ("Set-Cookie", 'pref="quoted-val"'), ("X-A", "b")]))
+    assert redactor.redact_text("sid=abc-123 pref=quoted-val") == "sid=*** pref=***"

@@ -126,16 +126,21 @@ class StepRunner:
         self.job_id = job_id
         self.dry_run = dry_run
         # What the job's records are redacted with: the process's redactor until the job sends
-        # a credential header, then one of the job's own that also hides those values (an API
-        # may echo its request headers). Other jobs' records and the logs do not pay for them.
+        # a credential header or receives a Set-Cookie, then one of the job's own that also
+        # hides those values (an API may echo its request headers; a later step may copy the
+        # cookie). Other jobs' records and the logs do not pay for them.
         self.redactor = runtime.redactor
 
-    def _hide_sent_credentials(self, sent: Any) -> None:
-        if not has_credential_header(sent):
+    def _hide_credentials(self, sent: Any, received: Any) -> None:
+        """Credential header values of this exchange: those sent, and cookies a response set."""
+        sets_cookies = received is not None and "Set-Cookie" in received
+        if not sets_cookies and not has_credential_header(sent):
             return
         if self.redactor is self.runtime.redactor:
             self.redactor = self.runtime.redactor.scoped()
         self.redactor.add_sent_headers(sent)
+        if sets_cookies:
+            self.redactor.add_set_cookies(received)
 
     async def run(self, step: Step, context: dict[str, Any]) -> StepRecord:
         """The step's record; its `output` is what later templates see (not yet redacted)."""
@@ -222,8 +227,9 @@ class StepRunner:
         call = CallRecord(index, None)
         record.calls.append(call)
         exchange = await client.send(request, step.retry)
-        self._hide_sent_credentials(
-            request.headers if exchange.sent_headers is None else exchange.sent_headers
+        self._hide_credentials(
+            request.headers if exchange.sent_headers is None else exchange.sent_headers,
+            exchange.headers,
         )
         redactor = self.redactor
         fill_call(call, exchange, redactor, limit)

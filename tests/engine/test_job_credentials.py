@@ -41,6 +41,23 @@ async def test_set_cookie_is_stored_as_stars_but_later_steps_get_the_real_value(
     assert SESSION not in stored(job)
 
 
+async def test_a_cookie_a_response_set_is_hidden_where_a_later_step_copies_it(
+    sink, make_project, run_recipe
+):
+    sink.recorder.script("/login", Reply(json={}, headers={"Set-Cookie": f"session={SESSION}; Path=/"}))
+    project = make_project(docs(sink.url, """
+  - id: login
+    request: {connection: api, url: /login}
+  - id: copy
+    request: {connection: api, method: POST, url: /copy, json: {sc: "{{ steps.login.headers['set-cookie'] }}"}}
+"""))
+    job = await run_recipe(project, "r")
+    assert job.status == "succeeded", job.error
+    assert sink.recorder.for_path("/copy")[0].json() == {"sc": f"session={SESSION}; Path=/"}
+    assert json.loads(job.steps[1].calls[0].request.body) == {"sc": "session=***; Path=/"}
+    assert SESSION not in stored(job)
+
+
 async def test_credential_headers_of_a_failed_step_output_are_stars(
     sink, make_project, run_recipe
 ):
