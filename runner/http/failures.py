@@ -6,6 +6,7 @@ Kept apart from the client so the wording of every network failure lives in one 
 from __future__ import annotations
 
 import os
+import socket
 
 import aiohttp
 
@@ -61,12 +62,14 @@ def describe(exc: aiohttp.ClientError) -> str:
         return f"connection to the proxy failed: {_os_reason(exc.os_error)}"
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"connection failed: {_os_reason(exc.os_error)} ({exc.host}:{exc.port})"
+    # Below: the request may have reached the server (`classify` says "timeout"), so not
+    # "connection failed", which is the `connection` condition's wording.
     if isinstance(exc, aiohttp.ServerDisconnectedError):
-        return "connection failed: the server closed the connection without answering"
+        return "no response: the server closed the connection without answering"
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return f"the proxy refused the request: {exc.status} {exc.message}"
     if isinstance(exc, aiohttp.ClientOSError):
-        return f"connection failed: {_os_reason(exc)}"
+        return f"no response: {_os_reason(exc)}"
     if isinstance(exc, aiohttp.ClientPayloadError):
         return f"response failed: {exc}"
     if isinstance(exc, aiohttp.InvalidURL):
@@ -85,6 +88,8 @@ def _os_reason(exc: OSError) -> str:
     reason = getattr(exc, "reason", None)  # ssl.SSLError subclasses carry a short reason
     if reason:
         return f"TLS error ({reason})"
+    if isinstance(exc, socket.gaierror):  # its negative errno means nothing to os.strerror
+        return f"the host name could not be resolved ({exc.strerror or exc})"
     if exc.errno:
         return os.strerror(exc.errno)
     return str(exc.strerror or exc)

@@ -71,7 +71,7 @@ tls: {{ca_bundle: {tls_files.ca}}}
 """, GET_PING))
         job = await run_recipe(project, "r")
     assert job.status == "failed"
-    assert f"step ping: GET {url}/ping failed: connection failed" in job.error
+    assert f"step ping: GET {url}/ping failed: no response: " in job.error
     assert "tls.client_cert" in job.error
     assert sink.requests == []
 

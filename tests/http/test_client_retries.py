@@ -5,12 +5,15 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
 import pytest
+from aiohttp.abc import AbstractResolver, ResolveResult
 
 from runner.engine.job import new_job, run_job
+from runner.http.client import ConnectionClient
 from tests.support.documents import api_documents as docs
 from tests.support.servers import Reply
 
@@ -160,8 +163,43 @@ async def test_a_reset_connection_fails_the_step_clearly_and_post_is_not_resent(
 """, "retry: {attempts: 3, backoff: 10ms, on: [503]}"))
     job = await run_recipe(project, "r")
     assert job.status == "failed"
-    assert job.error.startswith(f"step create: POST {sink.url}/reset failed: connection failed")
+    # Not "connection failed", the wording of the `connection` condition: it may have arrived.
+    assert job.error.startswith(f"step create: POST {sink.url}/reset failed: no response: ")
     assert len(sink.recorder.requests) == 1  # it may have arrived: only `on: [timeout]` resends
+
+
+async def test_a_post_reset_after_sending_is_resent_under_on_timeout(sink, make_project, run_recipe):
+    sink.recorder.script("/reset", Reply(reset=True), Reply(json={"id": 1}))
+    project = make_project(docs(sink.url, """
+  - id: create
+    request: {connection: api, method: POST, url: /reset, json: {}}
+""", "retry: {attempts: 2, backoff: 10ms, on: [timeout]}"))
+    job = await run_recipe(project, "r")
+    assert job.status == "succeeded", job.error
+    assert [a.error for a in job.steps[0].calls[0].attempts][0].startswith("no response: ")
+
+
+async def test_a_host_name_that_does_not_resolve_is_said_so(make_project, make_runtime, run_recipe):
+    class NoDNS(AbstractResolver):
+        async def resolve(self, host: str, port: int = 0,
+                          family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+        async def close(self) -> None:
+            pass
+
+    project = make_project(docs("http://no-such-host.test:8080", """
+  - id: get
+    request: {connection: api, url: /x}
+"""))
+    runtime = make_runtime(project)
+    client = runtime.connections["api"].client
+    runtime.connections["api"].client = ConnectionClient(replace(client.settings, resolver=NoDNS()))
+    job = await run_recipe(project, "r", runtime=runtime)
+    await runtime.connections["api"].client.close()
+    assert job.error == ("step get: GET http://no-such-host.test:8080/x failed: connection failed: "
+                         "the host name could not be resolved (Name or service not known) "
+                         "(no-such-host.test:8080)")
 
 
 async def test_the_rate_limit_is_shared_by_every_job_of_the_process(
