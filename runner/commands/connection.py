@@ -41,10 +41,13 @@ async def _test(project: Project, name: str, store: str | None = None) -> int:
     redactor = Redactor()
     step = Step("test", None, None, conn.test, None, "fail", False)
     try:
-        async with command_runtime(project, store, redactor) as runtime:
+        async with command_runtime(project.narrowed([name]), store, redactor) as runtime:
             record = await StepRunner(runtime, "test").run(step, runtime.context_base())
     except RunnerError as exc:
-        sys.stderr.write(f"✗ connection {name}: {redactor.redact_text(str(exc))}\n")
+        message = redactor.redact_text(str(exc))
+        if not message.startswith(f"connection {name}: "):  # most set-up errors say it already
+            message = f"connection {name}: {message}"
+        sys.stderr.write(f"✗ {message}\n")
         return exit_code(exc)
     print_step(record)
     return _verdict(name, record)

@@ -24,7 +24,7 @@ from runner.engine.records import JobRecord, StepRecord
 from runner.engine.runtime import Runtime
 from runner.engine.steps import dry_record, render_request
 from runner.errors import RunnerError
-from runner.recipe.compile import Project, Recipe
+from runner.recipe.compile import Project, Recipe, connections_used
 from runner.redact import Redactor, mask_credential_headers
 
 
@@ -101,7 +101,8 @@ async def _run(
 ) -> int:
     redactor = Redactor()
     try:
-        async with command_runtime(project, args.store, redactor) as runtime:
+        used = project.narrowed(connections_used(recipe))
+        async with command_runtime(used, args.store, redactor) as runtime:
             jobs = await _jobs(runtime, recipe, event, args)
     except RunnerError as exc:
         sys.stderr.write(f"runner: {redactor.redact_text(str(exc))}\n")

@@ -195,14 +195,28 @@ def _ssl_context(conn: Connection) -> ssl.SSLContext | bool:
     tls = conn.spec.tls
     if not tls.verify and not tls.client_cert:
         return False
+    ca_bundle = conn.file_path(tls.ca_bundle)
     try:
-        context = ssl.create_default_context(cafile=conn.file_path(tls.ca_bundle))
-        if not tls.verify:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        cert = conn.file_path(tls.client_cert)
-        if cert is not None:
-            context.load_cert_chain(cert, conn.file_path(tls.client_key))
+        context = ssl.create_default_context(cafile=ca_bundle)
     except (OSError, ssl.SSLError) as exc:
-        raise RunnerError(f"connection {conn.name}: cannot load TLS files: {exc}") from exc
+        raise _tls_error(conn, f"tls.ca_bundle {ca_bundle}", exc) from exc
+    if not tls.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    cert, key = conn.file_path(tls.client_cert), conn.file_path(tls.client_key)
+    if cert is not None:
+        # One call loads both: a file that is missing is named alone, else both are.
+        missing = [(field, path) for field, path in (("client_cert", cert), ("client_key", key))
+                   if path is not None and not os.path.isfile(path)]
+        files = (f"tls.{missing[0][0]} {missing[0][1]}" if missing
+                 else f"tls.client_cert {cert}" + (f" / tls.client_key {key}" if key else ""))
+        try:
+            context.load_cert_chain(cert, key)
+        except (OSError, ssl.SSLError) as exc:
+            raise _tls_error(conn, files, exc) from exc
     return context
+
+
+def _tls_error(conn: Connection, files: str, exc: BaseException) -> RunnerError:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return RunnerError(f"connection {conn.name}: cannot load TLS files: {files}: {reason}")

@@ -6,6 +6,7 @@ imports aiohttp, so `runner validate` stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -108,6 +109,22 @@ class Project:
     connections: dict[str, Connection]
     recipes: dict[str, Recipe]
     sources: dict[str, str] = field(default_factory=dict)  # recipe name -> file it came from
+
+    def narrowed(self, connections: Iterable[str]) -> Project:
+        """The project with only these connections: what a one-shot command sets up, so that
+        a connection it does not use (a secret not provided here, a client key mounted only
+        where the daemon runs) does not stop it."""
+        wanted = set(connections)
+        kept = {name: conn for name, conn in self.connections.items() if name in wanted}
+        return Project(kept, self.recipes, self.sources)
+
+
+def connections_used(recipe: Recipe) -> set[str]:
+    """The connections a recipe's poll and steps name."""
+    requests = [step.request for step in recipe.steps]
+    if recipe.poll is not None:
+        requests.append(recipe.poll.request)
+    return {r.connection for r in requests if r.connection is not None}
 
 
 def retry_policy(spec: RetrySpec | None) -> RetryPolicy | None:
