@@ -131,7 +131,8 @@ class Pollers:
             self.metrics.polls.labels(recipe.name, "failed").inc()
             log.warning("poll failed", extra={**extra, "error": str(exc)})
             return state
-        jobs = [new_job(recipe.name, event) for event in outcome.events]
+        redact = active.runtime.redactor.redact_data  # stored like a webhook's event
+        jobs = [new_job(recipe.name, redact(event)) for event in outcome.events]
         try:
             await self.store.commit_poll(recipe.name, json.loads(outcome.state.to_json()), jobs)
         except Exception:

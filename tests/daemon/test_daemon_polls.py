@@ -57,7 +57,22 @@ trigger:
 steps:
   - id: forward
     request: {connection: sink, method: POST, url: /skipping, json: {id: "{{ trigger.record.id }}"}}
+---
+kind: recipe
+name: secretive
+trigger:
+  poll:
+    connection: api
+    every: 200ms
+    request: {method: GET, url: /secretive, params: {key: "{{ secrets.POLL_API_KEY }}"}}
+    records: "{{ response.body.items }}"
+    key: "{{ record.id }}"
+    initial: emit
+steps:
+  - id: forward
+    request: {connection: sink, method: POST, url: /secretive, json: {id: "{{ trigger.record.id }}"}}
 """
+API_KEY = "poll-api-key-93b1e7"
 
 
 class ItemsApi:
@@ -67,6 +82,7 @@ class ItemsApi:
         self.lists: dict[str, list[dict[str, Any]]] = {
             "paged": [{"id": n, "updated": 1} for n in range(1, 7)],  # three pages
             "skipping": [{"id": "a"}, {"id": "b"}],
+            "secretive": [{"id": "s1", "note": f"the key is {API_KEY}"}],
         }
         self.polls: Counter[str] = Counter()  # first-page requests: one per poll
         self.server = ThreadedApp(self._app())
@@ -112,7 +128,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("polls")
     api, sink = ItemsApi(), Sink()
     documents = write(workdir / "polls.yaml", DOCUMENTS, API=api.server.url, SINK=sink.url)
-    daemon = DaemonProcess(workdir, [documents])
+    daemon = DaemonProcess(workdir, [documents], env={"POLL_API_KEY": API_KEY})
     try:
         daemon.start()
         yield World(api, sink, daemon)
@@ -147,3 +163,11 @@ def test_initial_skip_remembers_what_exists_and_emits_only_later_records(world: 
     world.settle("skipping", 0)
     world.api.lists["skipping"].append({"id": "c"})
     assert world.settle("skipping", 1) == [{"id": "c"}]
+
+
+def test_a_secret_inside_a_polled_record_is_stored_as_stars(world: World) -> None:
+    world.settle("secretive", 1)
+    [job] = world.daemon.jobs("--recipe", "secretive")
+    shown = world.daemon.cli("jobs", "show", job["id"], "--format", "json").stdout
+    assert API_KEY not in shown
+    assert world.daemon.job(job["id"])["event"]["record"] == {"id": "s1", "note": "the key is ***"}
