@@ -142,16 +142,11 @@ class Daemon:
 
     async def stop(self) -> None:
         """Stops accepting, lets running jobs finish within the grace period, hands the rest back
-        to the queue (on a shared store), closes the store."""
+        to the queue, closes the store."""
         self.accepting = False
         await self.pollers.stop()
         left = await self.executor.drain(self.settings.shutdown_grace)
-        if self.store.multi_process:
-            await self._release_jobs(left)
-        elif left:
-            log.warning("jobs still running at the end of the grace period resume on the next "
-                        "start",
-                        extra={"jobs": left})
+        await self._release_jobs(left)
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -162,20 +157,24 @@ class Daemon:
         await self.store.close()
 
     async def _release_jobs(self, left: int) -> None:
-        """Hands the jobs this replica leaves unfinished back to the queue, so another replica
-        resumes them now rather than when their lease runs out (which is what happens anyway
-        when the store cannot be reached). A store of our own needs no handing back: the next
-        start requeues them."""
+        """Hands the jobs this replica leaves unfinished back to the queue: on a shared store
+        another replica resumes them now rather than when their lease runs out; on a store of
+        its own the history says `queued` while the daemon is down, not `running` with nothing
+        running them. When the store cannot be reached, the next start (or the leases' expiry)
+        requeues them anyway."""
+        shared = self.store.multi_process
         try:
             released = await asyncio.wait_for(self.store.release_jobs(self.owner), RELEASE_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001 -- whatever the failure, the leases expire
-            log.warning("jobs still running at the end of the grace period could not be handed "
-                        "back; other replicas resume them when their lease runs out",
-                        extra={"jobs": left, "error": str(exc)})
+        except Exception as exc:  # noqa: BLE001 -- whatever the failure, they are requeued later
+            later = ("other replicas resume them when their lease runs out" if shared
+                     else "they resume on the next start")
+            log.warning(f"jobs still running at the end of the grace period could not be handed "
+                        f"back; {later}", extra={"jobs": left, "error": str(exc)})
             return
         if left or released:
-            log.warning("jobs still running at the end of the grace period were handed back to "
-                        "the queue; another replica resumes them", extra={"jobs": released})
+            who = "another replica resumes them" if shared else "they resume on the next start"
+            log.warning(f"jobs still running at the end of the grace period were handed back to "
+                        f"the queue; {who}", extra={"jobs": released})
 
     async def store_ready(self) -> bool:
         try:
