@@ -76,6 +76,9 @@ class _Pages:
             url = self.last_url.join(URL(link))
         except ValueError:
             raise StepError(f"{self.where}: next_page {link[:80]!r} is not a URL") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            shown = self.runtime.redactor.redact_url(link[:80])
+            raise StepError(f"{self.where}: next_page {shown!r} is not an http or https URL")
         if url.origin() != self.first.url.origin():
             shown = self.runtime.redactor.redact_url(str(url.origin()))
             raise StepError(f"{self.where}: next_page leads to another origin ({shown}); the "

@@ -237,9 +237,10 @@ class ConnectionClient:
             else:
                 headers = CIMultiDict(request.headers)
                 headers.update(auth_headers)
-                params = [*request.params, *auth_params] if hop == 0 else [
-                    (k, v) for k, v in auth_params if k not in url.query
-                ]
+                if hop == 0:
+                    url, params = _with_auth_params(url, request.params, auth_params)
+                else:  # a redirect's own query keeps what the server put there
+                    params = [(k, v) for k, v in auth_params if k not in url.query]
             if hop == 0:
                 exchange.sent_url = url.extend_query(params) if params else url
                 exchange.sent_headers = headers
@@ -309,6 +310,20 @@ class ConnectionClient:
                 continue
             kept.add(name, value)
         return kept
+
+
+def _with_auth_params(
+    url: URL, params: list[tuple[str, str]], auth_params: list[tuple[str, str]]
+) -> tuple[URL, list[tuple[str, str]]]:
+    """The URL and parameters to send: the connection's auth parameters replace any of the same
+    name, in the step's `params` or already in the URL (a `next_page` link echoing the key), so
+    each is sent once, with the connection's value."""
+    if not auth_params:
+        return url, params
+    names = {name for name, _ in auth_params}
+    if any(name in url.query for name in names):
+        url = url.with_query([(k, v) for k, v in url.query.items() if k not in names])
+    return url, [(k, v) for k, v in params if k not in names] + auth_params
 
 
 @functools.lru_cache(maxsize=64)

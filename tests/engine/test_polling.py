@@ -119,3 +119,27 @@ async def test_a_next_page_on_another_origin_fails_the_poll(sink, make_project, 
     with pytest.raises(StepError, match="next_page leads to another origin"):
         await poll_once(runtime, project.recipes["p"], PollState())
     assert len(sink.recorder.requests) == 1
+
+
+async def test_a_next_page_link_echoing_the_auth_parameter_sends_it_once(
+    sink, make_project, make_runtime
+):
+    sink.recorder.script("/api/issues",
+                         Reply(json={"items": [], "next": "?page=2&api_key=poll-key-123&n=1"}),
+                         Reply(json={"items": [], "next": None}))
+    project = make_project(poll_docs(sink.url))
+    await poll_once(make_runtime(project, SECRETS), project.recipes["p"], PollState())
+    second = sink.recorder.requests[1]
+    assert list(second.query.items()) == [("page", "2"), ("n", "1"), ("fields", "all"),
+                                          ("api_key", "poll-key-123")]
+
+
+@pytest.mark.parametrize("link", ["mailto:ops@example.com", "file:///etc/passwd", "ftp://x/y"])
+async def test_a_next_page_that_is_not_http_fails_the_poll_clearly(
+    link, sink, make_project, make_runtime
+):
+    sink.recorder.script("/api/issues", Reply(json={"items": [], "next": link}))
+    project = make_project(poll_docs(sink.url))
+    with pytest.raises(StepError) as caught:
+        await poll_once(make_runtime(project, SECRETS), project.recipes["p"], PollState())
+    assert str(caught.value) == f"poll of recipe p: next_page {link!r} is not an http or https URL"

@@ -34,14 +34,14 @@ async def test_a_step_param_set_to_null_removes_the_connections_one(
     assert list(sink.recorder.requests[0].query.items()) == [("kept", "k")]
 
 
-async def test_auth_params_are_sent_whatever_the_step_params_say(
+async def test_auth_params_replace_step_params_of_the_same_name(
     sink, make_project, run_recipe
 ):
     connection = 'auth: {type: query, params: {key: "{{ secrets.KEY }}"}}\nparams: {key: conn}'
-    project = make_project(docs(sink.url, "{key: step}", connection))
+    project = make_project(docs(sink.url, "{key: step, other: o}", connection))
     job = await run_recipe(project, "r", env={"KEY": "key-value-1"})
     assert job.status == "succeeded", job.error
-    assert sink.recorder.requests[0].query.getall("key") == ["step", "key-value-1"]
+    assert list(sink.recorder.requests[0].query.items()) == [("other", "o"), ("key", "key-value-1")]
 
 
 def test_names_are_compared_exactly_and_a_single_group_is_unchanged() -> None:
