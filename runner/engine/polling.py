@@ -100,11 +100,16 @@ async def poll_once(
         base = recipe_context(runtime, recipe)
         cursor = cursor_context(state)
         pages = _Pages(runtime, poll, {**base, **cursor}, where)
-        fetched = await fetch_records(poll, pages.send, base_context=base, cursor_context=cursor)
+        fetched = await fetch_records(poll, pages.send, base_context=base, cursor_context=cursor,
+                                      start=state.resume)
         events, new_state = select(
             poll, fetched.records, state, base_context=base, response=fetched.response,
             polled_at=polled_at,
         )
+        if fetched.next_url is not None:  # absolute: the next poll has no page to resolve it on
+            new_state.resume = str(pages.last_url.join(URL(fetched.next_url)))
+        if fetched.next_url is not None and not state.initialized:
+            new_state.initialized = False  # `initial: skip` remembers until the first pass ends
     except TemplateError as exc:
         if str(exc).startswith(where):
             raise

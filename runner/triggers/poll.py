@@ -17,7 +17,10 @@ Decisions where the language is silent:
   `next` field on the last page is the common way APIs say "no more"). A URL already fetched in
   this poll also ends it (with a warning): an API that links back cannot loop forever.
   After `max_pages` pages the poll stops with what it has and `Fetched.truncated` is true; the
-  cursor still advances to the last record fetched, so a cursor-driven poll continues next time.
+  cursor still advances to the last record fetched, and the state keeps the link not yet
+  followed (`PollState.resume`): the next poll starts there instead of at the first page, so
+  an API without a cursor still has every page read, `max_pages` at a time. Until such a
+  first pass ends, `initial: skip` goes on only remembering.
 - A key renders to text (numbers as `str`, other values as compact JSON); null or blank text is
   an error, since a record with no identity cannot be deduplicated. Errors name the template
   and the record's index in the poll's records, counting from 0: `poll key of record 3: ...`.
@@ -79,6 +82,7 @@ class PollState:
     seen: dict[str, str] = field(default_factory=dict)  # key -> fingerprint, oldest first
     initialized: bool = False
     polled_at: str | None = None  # when the poll that produced this state ran
+    resume: str | None = None  # the next_page link a poll cut off at max_pages did not follow
 
     def to_json(self) -> str:
         """Seen keys as a list of pairs: a JSON object's order is lost in some stores (jsonb)."""
@@ -89,6 +93,7 @@ class PollState:
             "initialized": self.initialized,
             "polled_at": self.polled_at,
             "seen": [[key, fingerprint] for key, fingerprint in self.seen.items()],
+            "resume": self.resume,
         }, separators=(",", ":"), default=str)
 
     @classmethod
@@ -103,6 +108,7 @@ class PollState:
                 seen={str(key): str(fingerprint) for key, fingerprint in data["seen"]},
                 initialized=bool(data["initialized"]),
                 polled_at=data.get("polled_at"),
+                resume=data.get("resume"),
             )
         except (ValueError, TypeError, KeyError) as exc:
             raise StoreError(f"stored poll state is unreadable: {exc}") from exc
@@ -123,6 +129,7 @@ class Fetched(NamedTuple):
     records: list[Any]
     response: dict[str, Any]
     truncated: bool
+    next_url: str | None = None  # when truncated: the link not followed
 
 
 def trigger_of(event: PollEvent, polled_at: str) -> dict[str, Any]:
@@ -143,14 +150,16 @@ async def fetch_records(
     base_context: dict[str, Any],
     cursor_context: dict[str, Any],
     max_pages: int | None = None,
+    start: str | None = None,
 ) -> Fetched:
-    """Sends the poll (`send(None)`) and follows `next_page` (`send(url)`) up to `max_pages`."""
+    """Sends the poll (`send(None)`, or `send(start)` to go on where a cut-off poll stopped)
+    and follows `next_page` (`send(url)`) up to `max_pages`."""
     limit = poll.spec.max_pages if max_pages is None else max_pages
     if limit < 1:
         raise ValueError(f"max_pages must be at least 1, got {limit}")
     records: list[Any] = []
     fetched: set[str] = set()
-    url: str | None = None
+    url: str | None = start
     for page in range(1, limit + 1):
         response = await send(url)
         context = _context(base_context, {**cursor_context, "response": response})
@@ -163,9 +172,9 @@ async def fetch_records(
                         _recipe(base_context), page, url)
             return Fetched(records, response, truncated=False)
         fetched.add(url)
-    log.warning("poll of %s stopped after max_pages=%d pages; more remain",
+    log.warning("poll of %s stopped after max_pages=%d pages; the next poll goes on from there",
                 _recipe(base_context), limit)
-    return Fetched(records, response, truncated=True)
+    return Fetched(records, response, truncated=True, next_url=url)
 
 
 def select(

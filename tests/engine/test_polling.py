@@ -143,3 +143,38 @@ async def test_a_next_page_that_is_not_http_fails_the_poll_clearly(
     with pytest.raises(StepError) as caught:
         await poll_once(make_runtime(project, SECRETS), project.recipes["p"], PollState())
     assert str(caught.value) == f"poll of recipe p: next_page {link!r} is not an http or https URL"
+
+
+def five_pages(sink) -> None:
+    """Five pages of one record each, linked with relative links, answered again at each poll."""
+    for n in range(1, 6):
+        sink.recorder.script(f"/api/p{n}", *[Reply(json={
+            "items": [{"id": n, "updated": "u"}],
+            "next": f"p{n + 1}" if n < 5 else None,
+        })] * 3)
+
+
+def capped(base_url: str, initial: str) -> str:
+    return (poll_docs(base_url, initial).replace("url: /issues", "url: /p1")
+            .replace("initial:", "max_pages: 2\n    initial:"))
+
+
+@pytest.mark.parametrize("initial", ["emit", "skip"])
+async def test_a_poll_cut_off_at_max_pages_goes_on_from_there_at_the_next_poll(
+    initial, sink, make_project, make_runtime
+):
+    five_pages(sink)
+    project = make_project(capped(sink.url, initial))
+    runtime, recipe = make_runtime(project, SECRETS), project.recipes["p"]
+    state, emitted = PollState(), []
+    for _ in range(3):
+        outcome = await poll_once(runtime, recipe, state, now=NOW)
+        emitted += [e["key"] for e in outcome.events]
+        state = outcome.state
+    assert [r.path for r in sink.recorder.requests] == [f"/api/p{n}" for n in range(1, 6)]
+    assert state.resume is None and state.initialized
+    assert emitted == (["1", "2", "3", "4", "5"] if initial == "emit" else [])
+    assert PollState.from_json(state.to_json()) == state
+    # The next poll starts at the first page again, and finds nothing new there.
+    outcome = await poll_once(runtime, recipe, state, now=NOW)
+    assert sink.recorder.requests[-1].path == "/api/p2" and outcome.events == []
