@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -26,6 +27,7 @@ from runner.engine.steps import dry_record, render_request
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Recipe, connections_used
 from runner.redact import Redactor, mask_credential_headers
+from runner.triggers.poll import record_key
 
 
 def run(args: argparse.Namespace) -> int:
@@ -87,12 +89,14 @@ def webhook_event(given: dict[str, Any] | None) -> dict[str, Any]:
     return event
 
 
-def poll_event(given: dict[str, Any]) -> dict[str, Any]:
-    """A poll trigger with the defaults an emitted record would have."""
+def poll_event(given: dict[str, Any], key_of: Callable[[Any], str]) -> dict[str, Any]:
+    """A poll trigger with the defaults an emitted record would have: its `key` is what the
+    recipe's `key` template gives the record, as a poll would emit it."""
     record = given.get("record", {})
-    key = given.get("key", record.get("id") if isinstance(record, dict) else None)
-    event = {"record": record, "key": key, "is_update": False, "polled_at": now_iso()}
+    event = {"record": record, "is_update": False, "polled_at": now_iso()}
     event.update(given)
+    if "key" not in given:
+        event["key"] = key_of(record)
     return event
 
 
@@ -128,7 +132,8 @@ async def _jobs(
 
         events = await poll_events(runtime, recipe, sys.stdout if text else sys.stderr)
     elif recipe.poll is not None:
-        events = [poll_event(event or {})]
+        poll, base = recipe.poll, recipe_context(runtime, recipe)
+        events = [poll_event(event or {}, lambda record: record_key(poll, record, base))]
     else:
         events = [webhook_event(event)]
     return [await _one_job(runtime, recipe, e, args.dry_run, sys.stdout if text else None)

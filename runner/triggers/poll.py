@@ -62,6 +62,7 @@ __all__ = [
     "PollState",
     "cursor_context",
     "fetch_records",
+    "record_key",
     "select",
     "trigger_of",
 ]
@@ -209,6 +210,13 @@ def select(
     new_state = PollState(cursor=cursor, has_cursor=has_cursor, seen=seen, initialized=True,
                           polled_at=polled_at)
     return events, new_state
+
+
+def record_key(poll: Poll, record: Any, base_context: dict[str, Any]) -> str:
+    """The key a poll would give `record` (its `key` template, as text), for a record given by
+    hand (`runner run --event`): no page was fetched, so `response` is empty."""
+    context = _context(base_context, {"response": {}, "record": record})
+    return _key_text(_render(poll.key, context, "poll key of the event's record"), 0)
 
 
 def _identify(poll: Poll, record: Any, index: int, common: dict[str, Any]) -> tuple[str, str]:

@@ -155,8 +155,25 @@ async def test_a_poll_recipe_runs_the_given_record_in_json_format(sink, tmp_path
                                   "event.json", "--format", "json", env={"API_PASSWORD": SECRET})
     assert code == 0, out + err
     job = json.loads(out)
-    assert job["event"]["key"] == 3 and job["status"] == "succeeded"
+    assert job["event"]["key"] == "3" and job["status"] == "succeeded"  # text, as polls emit it
     assert [r.path for r in sink.recorder.requests] == ["/handled/3"]
+
+
+async def test_the_given_records_key_is_what_the_recipes_key_template_gives(sink, tmp_path):
+    keyed = POLL.replace('key: "{{ record.id }}"', 'key: "{{ record.sku }}"').replace(
+        '"/handled/{{ trigger.record.id }}"', '"/handled/{{ trigger.key }}"')
+    write(tmp_path, "docs.yaml", connection(sink.url) + keyed)
+    write(tmp_path, "event.json", '{"record": {"sku": "ABC-1", "id": 77}}')
+    code, out, err = await runner(tmp_path, "run", "issues", "docs.yaml", "--event",
+                                  "event.json", "--format", "json", env={"API_PASSWORD": SECRET})
+    assert code == 0, out + err
+    assert json.loads(out)["event"]["key"] == "ABC-1"
+    assert [r.path for r in sink.recorder.requests] == ["/handled/ABC-1"]
+    write(tmp_path, "event.json", '{"record": {"id": 77}}')  # the recipe's key cannot be made
+    code, out, err = await runner(tmp_path, "run", "issues", "docs.yaml", "--event", "event.json",
+                                  env={"API_PASSWORD": SECRET})
+    assert code == 1
+    assert "poll key of the event's record: record.sku is undefined" in err
 
 
 async def test_connection_test_reports_success_and_failure(httpbin_url, tmp_path):
