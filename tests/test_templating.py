@@ -368,6 +368,17 @@ def test_long_running_template_fails(monkeypatch: pytest.MonkeyPatch) -> None:
         assert time.monotonic() - started < 2
 
 
+def test_a_single_slow_filter_fails_the_template_once_it_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(LIMITS, "max_seconds", 0.05)
+    source = "{{ ('x y ' * 300000) | wordwrap(3) | length }}"  # no loop: one call to the filter
+    started = time.monotonic()
+    with pytest.raises(TemplateError, match="template ran too long"):
+        render(source)
+    assert time.monotonic() - started > 0.05  # it could not be cut short, but it did not pass
+
+
 def test_unbounded_recursion_fails_cleanly() -> None:
     with pytest.raises(TemplateError, match="recursed too deeply"):
         render("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}")

@@ -57,6 +57,7 @@ class Template:
     _program: Any = field(default=None, compare=False, repr=False)
     _clocked: bool = field(default=False, compare=False, repr=False)
     _lookup: Lookup | None = field(default=None, compare=False, repr=False)
+    _timed: bool = field(default=False, compare=False, repr=False)
 
     def render(self, context: Mapping[str, Any]) -> Any:
         if self.is_constant:
@@ -122,10 +123,13 @@ def _compile(source: str) -> Template:
     ast = _parse(source)
     refs = find_references(ast)
     clocked = any(True for _ in ast.find_all((nodes.For, nodes.Call, nodes.CallBlock)))
+    # A filter is one call that the clock cannot interrupt (`'x' * 900000 | wordwrap(1)` runs
+    # for seconds): its time is checked once it returns, so the step fails rather than succeed.
+    timed = clocked or any(True for _ in ast.find_all(nodes.Filter))
     expression = _single_expression(ast)
     lookup = lookup_of(expression)
     program = _build(ast, expression)
-    return Template(source, False, expression is not None, refs, program, clocked, lookup)
+    return Template(source, False, expression is not None, refs, program, clocked, lookup, timed)
 
 
 def compile_template(source: str) -> Template:
@@ -146,7 +150,8 @@ def make_context(**names: Any) -> dict[str, Any]:
 
 
 def render_program(template: Template, context: Mapping[str, Any]) -> Any:
-    token = DEADLINE.set(time.monotonic() + LIMITS.max_seconds) if template._clocked else None
+    started = time.monotonic() if template._timed else 0.0
+    token = DEADLINE.set(started + LIMITS.max_seconds) if template._clocked else None
     try:
         program = template._program
         # Built directly: Template.new_context copies the globals ChainMap twice (5x the cost).
@@ -154,8 +159,12 @@ def render_program(template: Template, context: Mapping[str, Any]) -> Any:
         if template.is_expression:
             for _ in program.root_render_func(jinja_context):
                 pass
-            return to_data(jinja_context.vars[_RESULT], LIMITS.max_bytes)
-        return _collect_text(program.root_render_func(jinja_context))
+            result = to_data(jinja_context.vars[_RESULT], LIMITS.max_bytes)
+        else:
+            result = _collect_text(program.root_render_func(jinja_context))
+        if template._timed and time.monotonic() - started > LIMITS.max_seconds:
+            raise TemplateError(f"template ran too long (more than {LIMITS.max_seconds:g} s)")
+        return result
     except Exception as exc:  # noqa: BLE001 -- every failure leaves as a TemplateError
         error, cause = _render_error(exc, template, context)
         raise error from cause
