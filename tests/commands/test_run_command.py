@@ -117,7 +117,16 @@ async def test_a_missing_secret_is_an_environment_error(tmp_path):
     write(tmp_path, "docs.yaml", connection("http://127.0.0.1:9") + RECIPE)
     code, _, err = await runner(tmp_path, "run", "echo", "docs.yaml")
     assert code == 2
-    assert "secret API_PASSWORD is not provided" in err
+    assert "secret 'API_PASSWORD' is not provided" in err
+
+
+async def test_a_secret_a_step_reads_is_checked_before_any_request(sink, tmp_path):
+    uses = RECIPE.replace("/anything", "/anything/{{ secrets.STEP_ONLY_KEY }}")
+    write(tmp_path, "docs.yaml", connection(sink.url) + uses)
+    code, out, err = await runner(tmp_path, "run", "echo", "docs.yaml", env={"API_PASSWORD": SECRET})
+    assert code == 2, out
+    assert err.startswith("docs.yaml:18:12: ") and "secret 'STEP_ONLY_KEY' is not provided" in err
+    assert sink.recorder.requests == []
 
 
 POLL = """
