@@ -107,6 +107,20 @@ class PathUndefined(StrictUndefined):
                              path=path, parent_path=self.parent_path)
 
 
+def kind_of(value: Any) -> str:
+    """What a value is, in the language's words, never its content: `a mapping`, `a list`,
+    `null`, `a string`, `a boolean`, `a number`."""
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if value is None:
+        return "null"
+    kinds = ((str, "a string"), (bool, "a boolean"), ((int, float), "a number"))
+    return next((text for types, text in kinds if isinstance(value, types)),
+                f"a {type(value).__name__}")
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, Mapping):
         keys = sorted(str(key) for key in value)

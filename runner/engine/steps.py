@@ -18,6 +18,7 @@ Decisions where the language is silent:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from multidict import CIMultiDict
@@ -39,6 +40,7 @@ from runner.http.auth import StaticAuth
 from runner.http.client import ConnectionClient, OutgoingRequest
 from runner.recipe.compile import RequestTemplate, Step
 from runner.redact import Redactor, has_credential_header
+from runner.template_values import kind_of
 from runner.templating import CompiledTree, iter_templates, render_tree
 
 MAX_ITEMS = 10_000
@@ -64,12 +66,15 @@ def render_request(
         conn, client = runtime.connection(template.connection)
         base_url = conn.base_url if conn else None
         url = join_url(base_url, render_tree(template.url, context), "the request")
-        params = query_pairs(conn.params if conn else None, render_tree(template.params, context))
+        params = query_pairs(conn.params if conn else None,
+                             _mapping(render_tree(template.params, context), "params"))
         headers = header_values(conn.headers if conn else None,
-                                render_tree(template.headers, context))
+                                _mapping(render_tree(template.headers, context), "headers"))
         if template.content_type is not None:
             headers["Content-Type"] = str(render_tree(template.content_type, context))
         body = None if template.body is None else render_tree(template.body, context)
+        if template.body_kind == "form":
+            body = _mapping(body, "form")
         data = encode_body(template.body_kind, body, headers)
     except RunnerError as exc:
         if not where:
@@ -80,6 +85,14 @@ def render_request(
     request = OutgoingRequest(template.method, url, params, headers, data, template.timeout,
                               template.expect)
     return request, client
+
+
+def _mapping(value: Any, field: str) -> Mapping[str, Any] | None:
+    """`params`, `headers` or `form` as rendered: written as one template, it must give a
+    mapping (or null: none)."""
+    if value is None or isinstance(value, Mapping):
+        return value
+    raise StepError(f"{field} must render to a mapping, got {kind_of(value)}")
 
 
 def loop_info(index: int, length: int) -> dict[str, Any]:
@@ -196,7 +209,7 @@ class StepRunner:
         if items is None:
             return []
         if not isinstance(items, list):
-            raise StepError(f"for_each must give a list, got {type(items).__name__}")
+            raise StepError(f"for_each must give a list, got {kind_of(items)}")
         if len(items) > MAX_ITEMS:
             raise StepError(f"for_each gave {len(items)} items; at most {MAX_ITEMS} are allowed")
         return items

@@ -202,3 +202,23 @@ HttpUrl = Annotated[
     BeforeValidator(_http_url),
     WithJsonSchema({"type": "string", "pattern": r"^(https?://|.*\{[{%])"}),
 ]
+
+
+def _mapping_or_template(value: Any) -> Any:
+    """A mapping as written, or one string with Jinja in it that the request renders (to a
+    mapping: checked then), as `json:` may be: `form: "{{ trigger.body }}"`."""
+    if isinstance(value, dict):
+        return value
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return value
+    shown = "a string without {{ }}" if isinstance(value, str) else yaml_text(value)
+    raise ValueError(f"expected a mapping, or a template ({{{{ ... }}}}) that renders to one; "
+                     f"got {shown}")
+
+
+#: `params`, `headers`, `form` of a request: a mapping, or a template rendering to one.
+MappingOrTemplate = Annotated[
+    Any,
+    BeforeValidator(_mapping_or_template),
+    WithJsonSchema({"anyOf": [{"type": "object"}, {"type": "string", "pattern": r"\{[{%]"}]}),
+]

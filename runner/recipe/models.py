@@ -23,6 +23,7 @@ from runner.recipe.fields import (
     Duration,
     HttpUrl,
     Identifier,
+    MappingOrTemplate,
     Method,
     Name,
     PositiveDuration,
@@ -134,10 +135,10 @@ class RequestFields(Spec):
 
     method: Method = "GET"
     url: str
-    params: dict[str, Any] = Field(default_factory=dict)
-    headers: dict[str, Any] = Field(default_factory=dict)
+    params: MappingOrTemplate = Field(default_factory=dict)
+    headers: MappingOrTemplate = Field(default_factory=dict)
     json_body: Any = Field(default=None, alias="json")
-    form: dict[str, Any] | None = None
+    form: MappingOrTemplate | None = None
     body: str | None = None
     content_type: str | None = None
     expect: list[Status] | None = None
