@@ -20,6 +20,7 @@ from typing import Any
 
 from runner.clock import utc_now_iso
 from runner.engine.messages import Headers
+from runner.engine.recording import cut_output
 from runner.engine.records import JobRecord, StepRecord
 from runner.engine.runtime import Runtime
 from runner.engine.steps import StepRunner
@@ -121,6 +122,8 @@ async def run_job(
         record = await runner.run(step, context)
         live = record.output
         record.output = runner.redactor.redact_data(storable(live))
+        if any(c.response is not None and c.response.body_truncated for c in record.calls):
+            record.output = cut_output(record.output, runtime.body_limit)
         job.steps.append(record)
         context["steps"][step.id] = step_view(live)
         if checkpoint is not None:

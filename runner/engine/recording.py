@@ -7,12 +7,14 @@ never leave half of itself behind.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from runner.engine.records import CallRecord, RequestRecord, ResponseRecord
 from runner.http.client import Exchange, OutgoingRequest
+from runner.jsoncodec import dumps
 from runner.redact import Redactor
 
-__all__ = ["cut_body", "fill_call", "request_record"]
+__all__ = ["cut_body", "cut_output", "fill_call", "request_record"]
 
 
 def cut_body(data: bytes | None, redactor: Redactor, limit: int) -> tuple[str | None, bool]:
@@ -31,6 +33,24 @@ def cut_body(data: bytes | None, redactor: Redactor, limit: int) -> tuple[str | 
     if len(encoded) <= limit:
         return encoded.decode("utf-8"), False
     return encoded[:limit].decode("utf-8", errors="ignore"), True
+
+
+def cut_output(output: Any, limit: int) -> Any:
+    """A step's stored output with each response body longer than `limit` bytes cut, as the
+    calls' bodies are: the body becomes the start of its JSON text and `body_truncated` is set.
+    Called on the redacted output (so no secret is cut in half), and only for a step one of
+    whose responses was cut: the running job keeps the whole body for later steps."""
+    if isinstance(output, list):
+        return [cut_output(item, limit) for item in output]
+    if not isinstance(output, dict) or "body" not in output:
+        return output
+    body = output["body"]
+    text = body if isinstance(body, str) else dumps(body)
+    encoded = text.encode("utf-8")
+    if len(encoded) <= limit:
+        return output
+    return {**output, "body": encoded[:limit].decode("utf-8", errors="ignore"),
+            "body_truncated": True}
 
 
 def request_record(

@@ -321,15 +321,25 @@ async def test_bodies_in_records_are_cut_at_the_body_limit(
 ):
     monkeypatch.setenv("RUNNER_BODY_LIMIT", "100")
     sink.recorder.script("/api/big", Reply(body="y" * 500))
+    sink.recorder.script("/api/items", Reply(json={"items": [{"n": n} for n in range(40)]}))
     project = make_project(docs(sink.url, """
   - id: big
     request: {connection: sink, method: POST, url: /big, body: "{{ 'x' * 300 }}"}
+  - id: items
+    request: {connection: sink, url: /items}
+  - id: uses
+    request: {connection: sink, method: POST, url: /uses,
+              json: {big: "{{ steps.big.body | length }}", last: "{{ steps.items.body['items'][-1] }}"}}
 """))
     job = await run_recipe(project, "r")
     call = job.steps[0].calls[0]
     assert (call.request.body, call.request.body_truncated) == ("x" * 100, True)
     assert (call.response.body, call.response.body_truncated) == ("y" * 100, True)
-    assert job.steps[0].output["body"] == "y" * 500  # what templates see is whole
+    # The stored output (history, `jobs show`) is cut too; later steps saw the whole bodies.
+    assert (job.steps[0].output["body"], job.steps[0].output["body_truncated"]) == ("y" * 100, True)
+    assert job.steps[1].output["body"].startswith('{"items":[{"n":0},')
+    assert len(job.steps[1].output["body"]) == 100 and job.steps[1].output["body_truncated"]
+    assert sink.recorder.for_path("/api/uses")[0].json() == {"big": 500, "last": {"n": 39}}
 
 
 async def test_a_header_value_with_a_line_break_fails_the_step(sink, make_project, run_recipe):
