@@ -140,16 +140,12 @@ def _absolute(url: str) -> bool:
 
 
 def _cron(src: Any, expression: str) -> list[Diagnostic]:
-    from croniter import croniter
+    from runner.triggers.schedule import cron_problem  # croniter: loaded only when needed
 
-    if croniter.is_valid(expression) and len(expression.split()) in (5, 6):
+    problem = cron_problem(expression)
+    if problem is None:
         return []
-    return [Diagnostic(
-        "cron-invalid",
-        f"schedule '{expression}' is not a valid cron expression (five fields: minute hour "
-        "day-of-month month day-of-week, e.g. '*/5 * * * *')",
-        src.locate(("trigger", "poll", "schedule")),
-    )]
+    return [Diagnostic("cron-invalid", problem, src.locate(("trigger", "poll", "schedule")))]
 
 
 def _template(

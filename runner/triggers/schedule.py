@@ -4,8 +4,10 @@ Rules (the poller's async shell sleeps until `next_due(...)`, polls, records the
 
 - **First run.** A recipe that has never polled (`last_run` is None) is due `now`.
 - **Regular runs.** `every: 5m` is due `every` seconds after the last run; a cron `schedule`
-  is due at the expression's next time after the last run (UTC; croniter's syntax: five fields,
-  or six where the sixth is seconds).
+  is due at the expression's next time after the last run, in UTC. Five fields (minute hour
+  day-of-month month day-of-week), six with seconds *first* (`*/10 * * * * *` every 10 s, as
+  in n8n, Quartz or node-cron; croniter's own default puts them last), or `@hourly`,
+  `@daily`, `@weekly`, `@monthly`, `@yearly`.
 - **Catch-up, not a burst.** When the regular time is already past (the runner was down, or a
   poll took longer than the interval), the poll is due `now`: one catch-up poll however many
   times were missed, and the schedule continues from that run.
@@ -26,7 +28,27 @@ from datetime import UTC, datetime, timedelta
 
 from croniter import croniter
 
-__all__ = ["MAX_JITTER", "jitter_offset", "next_due"]
+__all__ = ["MAX_JITTER", "cron_problem", "jitter_offset", "next_due"]
+
+ALIASES = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+
+
+def cron_problem(expression: str) -> str | None:
+    """Why `expression` is not a schedule this runner reads, or None when it is one."""
+    text = expression.strip()
+    if text.lower() in ALIASES:
+        return None
+    if len(text.split()) in (5, 6) and croniter.is_valid(text, second_at_beginning=True):
+        return None
+    return (f"schedule '{expression}' is not a valid cron expression (five fields: minute hour "
+            "day-of-month month day-of-week, e.g. '*/5 * * * *'; six with seconds first; or "
+            f"{', '.join(ALIASES)})")
+
+
+def _next_cron(cron: str, base: datetime) -> datetime:
+    text = cron.strip()
+    return croniter(text.lower() if text.startswith("@") else text, base,
+                    second_at_beginning=True).get_next(datetime).astimezone(UTC)
 
 MAX_JITTER = 1.0  # seconds; also capped at JITTER_SHARE of an `every` interval
 JITTER_SHARE = 0.1
@@ -61,7 +83,7 @@ def next_due(
     if every is not None:
         regular = base + timedelta(seconds=every)
     else:
-        regular = croniter(cron, base).get_next(datetime).astimezone(UTC)
+        regular = _next_cron(cron, base)
     due: datetime = regular + offset
     return now if due <= now else due
 

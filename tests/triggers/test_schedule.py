@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from runner.triggers.schedule import jitter_offset, next_due
+from runner.triggers.schedule import cron_problem, jitter_offset, next_due
 
 NOW = datetime(2024, 5, 1, 12, 3, 7, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -125,3 +125,20 @@ def test_exactly_one_of_every_and_cron() -> None:
         next_due(every=None, cron=None, last_run=None, now=NOW, jitter=0.0)
     with pytest.raises(ValueError, match="positive"):
         next_due(every=0, cron=None, last_run=None, now=NOW, jitter=0.0)
+
+
+@pytest.mark.parametrize(("cron", "after"), [
+    ("*/10 * * * * *", timedelta(seconds=10)),  # six fields: seconds first, as in n8n or Quartz
+    ("0 */5 * * * *", timedelta(minutes=5)),
+    ("@hourly", timedelta(hours=1)),
+    ("@DAILY", timedelta(days=1)),
+])
+def test_six_field_schedules_read_seconds_first_and_aliases_work(cron: str, after: timedelta) -> None:
+    last = datetime(2024, 5, 1, 0, 0, 0, tzinfo=UTC)
+    assert next_due(every=None, cron=cron, last_run=last, now=last, jitter=0.0) == last + after
+
+
+@pytest.mark.parametrize("cron", ["*/5 * * *", "* * * * * * *", "@often", "61 * * * *"])
+def test_what_is_not_a_schedule_is_said_so(cron: str) -> None:
+    assert "is not a valid cron expression" in (cron_problem(cron) or "")
+    assert cron_problem("*/5 * * * *") is None and cron_problem("0 0 * * * *") is None
