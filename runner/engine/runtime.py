@@ -16,7 +16,7 @@ from runner.durations import parse_size
 from runner.errors import AuthError, RunnerError, StepError
 from runner.http.auth import Auth, build_static_auth
 from runner.http.client import ClientSettings, ConnectionClient
-from runner.http.egress import EgressPolicy
+from runner.http.egress import BARE_URL_HINT, EgressPolicy
 from runner.http.ratelimit import RateLimiter
 from runner.http.retry import RetryPolicy
 from runner.recipe.compile import Connection, Project
@@ -91,7 +91,8 @@ def build_runtime(
     redactor = redactor or Redactor()
     runtime = Runtime(project, secrets, redactor, body_limit=body_limit())
     runtime.bare = ConnectionClient(
-        ClientSettings(name="(bare URL)", resolver=resolver, redactor=redactor)
+        ClientSettings(name="(bare URL)", policy=EgressPolicy(hint=BARE_URL_HINT),
+                       resolver=resolver, redactor=redactor)
     )
     for name, conn in project.connections.items():
         runtime.connections[name] = _connection_runtime(conn, runtime, auth_factory, resolver)

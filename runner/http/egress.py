@@ -52,6 +52,9 @@ __all__ = [
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 _HINT = "set private_network: true on the connection to allow private addresses"
+#: The hint for a request without a connection: there is no connection to set it on.
+BARE_URL_HINT = ("a request without a connection reaches public addresses only; send it "
+                 "through a connection with private_network: true")
 _METADATA = frozenset(
     ipaddress.ip_address(a)
     for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
@@ -77,6 +80,7 @@ class EgressPolicy:
 
     private_network: bool = False
     allow_hosts: frozenset[str] | None = None
+    hint: str = _HINT  # what a refusal of a private address suggests
     _allowed: frozenset[str] | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
@@ -121,7 +125,7 @@ class EgressPolicy:
             reason += " (cloud metadata)"
         shown = f"{address} (IPv4 {embedded})" if embedded else str(address)
         subject = f"{host} resolves to {shown}, which" if host else shown
-        raise EgressError(f"refused: {subject} is {reason}; {_HINT}")
+        raise EgressError(f"refused: {subject} is {reason}; {self.hint}")
 
 
 def address_problem(address: IPAddress) -> str | None:

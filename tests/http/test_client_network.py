@@ -405,8 +405,9 @@ async def test_a_bare_url_to_a_loopback_address_is_refused_and_not_retried(
 """))
     job = await run_recipe(project, "r")
     assert job.error == (f"step bare: GET {sink.url}/internal failed: refused: 127.0.0.1 is a "
-                         "loopback address; set private_network: true on the connection to "
-                         "allow private addresses")
+                         "loopback address; a request without a connection reaches public "
+                         "addresses only; send it through a connection with private_network: "
+                         "true")
     assert len(job.steps[0].calls[0].attempts) == 1
     assert sink.recorder.requests == []
 
