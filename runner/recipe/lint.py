@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from runner.errors import Diagnostic, SecretError, TemplateError
 from runner.recipe.loader import Loaded, LoadResult
@@ -29,6 +30,7 @@ def lint(result: LoadResult, secret_provided: Callable[[str], bool] | None = Non
             problems += _recipe(loaded, loaded.spec, connections, paths)
             sites: Iterable[Site] = recipe_sites(loaded.spec, loaded.source.data)
         else:
+            problems += _outside_allow_hosts(loaded.source, loaded.spec)
             sites = connection_sites(loaded.spec, loaded.source.data)
         for site in sites:
             problems += _template(loaded, site, secret_provided)
@@ -137,6 +139,28 @@ def _connection_ref(
 def _absolute(url: str) -> bool:
     text = url.strip()
     return text.startswith(("http://", "https://")) or text.startswith("{{")
+
+
+def _outside_allow_hosts(src: SourceDocument, spec: ConnectionSpec) -> list[Diagnostic]:
+    """`base_url` or `token_url` on a host `allow_hosts` leaves out: every request (or token)
+    of the connection would be refused. Templates are left to run time."""
+    if spec.allow_hosts is None:
+        return []
+    allowed = {host.strip().strip("[]").rstrip(".").lower() for host in spec.allow_hosts}
+    problems = []
+    for field, url in (("base_url", spec.base_url), ("token_url", getattr(spec.auth, "token_url", None))):
+        if not isinstance(url, str) or is_template(url):
+            continue
+        host = (urlsplit(url).hostname or "").rstrip(".")
+        if host and host not in allowed:
+            path = ("base_url",) if field == "base_url" else ("auth", "token_url")
+            problems.append(Diagnostic(
+                "host-not-allowed",
+                f"{field} host {host} is not in allow_hosts ({', '.join(sorted(allowed))}): "
+                "every request to it would be refused",
+                src.locate(path),
+            ))
+    return problems
 
 
 def _cron(src: Any, expression: str) -> list[Diagnostic]:
