@@ -73,7 +73,9 @@ async def serve(settings: Settings) -> int:
     heap.settle()  # documents loaded, store open: what is alive now lives as long as the process
     stop = asyncio.Event()
     _install_signals(daemon, stop)
-    log.info("listening", extra={"url": f"http://{settings.host}:{settings.port}",
+    # The port bound, which `--port 0` leaves to the system to choose.
+    port = runner.addresses[0][1] if runner.addresses else settings.port
+    log.info("listening", extra={"url": f"http://{settings.host}:{port}",
                                  "store": _without_password(settings.store),
                                  "event_loop": running_loop_name()})
     await stop.wait()

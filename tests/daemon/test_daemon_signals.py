@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -198,4 +199,18 @@ def test_oauth2_needs_the_secret_key_and_the_daemon_answers_its_callback(
     status, page = http("GET", f"{daemon.url}/oauth/callback?state=crm.nonce&code=c")
     assert status == 400  # the daemon's runtime knows crm; no `runner connect` is waiting
     assert "no authorization of connection crm is waiting" in page.decode()
+    assert daemon.stop() == 0
+
+
+def test_port_0_listens_where_the_system_chose_and_logs_that_port(
+    tmp_path: Path, daemons: Daemons
+) -> None:
+    daemon = daemons([write(tmp_path / "r.yaml", TWO_STEPS, SINK="http://127.0.0.1:9")])
+    daemon.port = 0
+    daemon.start(wait=False)
+    url = wait_for(lambda: next((e["url"] for e in daemon.log_entries()
+                                 if e["message"] == "listening"), None), 20, "the listening line")
+    assert not url.endswith(":0")
+    with urllib.request.urlopen(url + "/healthz", timeout=5) as answer:
+        assert answer.status == 200
     assert daemon.stop() == 0
