@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from runner.clock import utc_now_iso
 from runner.daemon.active import Active
@@ -51,6 +52,9 @@ class Executor:
         # Read when /metrics is scraped, rather than set on every job's start and end.
         metrics.running.set_function(lambda: len(self.running))
         self.waiters: dict[str, asyncio.Future[JobRecord]] = {}
+        # Step outputs as the steps of a job someone waits for saw them (see `run_job`), taken
+        # by the waiting sync webhook to render its response.
+        self.views: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._reserved = 0  # slots promised to webhooks claiming their job at enqueue
@@ -188,6 +192,8 @@ class Executor:
                 self._wake.set()  # a worker is free: claim what waits
         if recorded:
             self._report(job, extra)
+        else:
+            self.views.pop(job.id, None)
 
     async def _store_outcome(self, job: JobRecord) -> None:
         """`finish`; when the store is unavailable for a while, the outcome waits in `pending`
@@ -210,7 +216,8 @@ class Executor:
             job.finished_at = utc_now_iso()
             return job
         log.debug("job started", extra={**extra, "resumed_steps": len(job.steps)})
-        return await run_job(active.runtime, recipe, job, self._checkpointer(recipe))
+        views = self.views.setdefault(job.id, {}) if job.id in self.waiters else None
+        return await run_job(active.runtime, recipe, job, self._checkpointer(recipe), views=views)
 
     def _lost(self, job: JobRecord, extra: dict[str, str]) -> bool:
         """The store refused a write: the job is another replica's now. Nothing is reported
@@ -265,7 +272,9 @@ class Executor:
         log_fields(log, level, f"job {job.status}", fields)
         future = self.waiters.pop(job.id, None)
         if future is not None and not future.done():
-            future.set_result(job)
+            future.set_result(job)  # the waiter takes the job's views
+        else:
+            self.views.pop(job.id, None)
 
     async def maintain(self) -> None:
         """Renews this replica's leases; on a shared store, requeues jobs of replicas that died."""

@@ -103,7 +103,8 @@ class WebhookHandler:
             executor.wake()
         if waiter is None:
             return _json({"job_id": job_id, "status": "queued"}, 202)
-        return await _sync_response(route, active, job_id, waiter, hook.spec.timeout)
+        return await _sync_response(route, active, job_id, waiter, hook.spec.timeout,
+                                    executor.views)
 
 
     async def _store(self, job: Any, dedup: str | None, concurrency: int) -> tuple[str, bool, bool]:
@@ -166,7 +167,8 @@ def _dedup_key(template: Any, active: Active, recipe: Any, job: Any) -> str | No
 
 
 async def _sync_response(
-    route: WebhookRoute, active: Active, job_id: str, waiter: asyncio.Future[Any], timeout: float
+    route: WebhookRoute, active: Active, job_id: str, waiter: asyncio.Future[Any], timeout: float,
+    views: dict[str, dict[str, Any]],
 ) -> web.Response:
     # The waiter is this request's own future (the job runs in its task, which a cancelled wait
     # leaves running), so it is awaited directly: no shield, no `wait_for` task per request, and
@@ -186,6 +188,7 @@ async def _sync_response(
                               "it resumes when the runner starts again", job_id=job_id)
     finally:
         timer.cancel()
+    steps = views.pop(job_id, None)  # as the steps saw them: whole bodies, real values
     if job.status != "succeeded":
         return error_response(502, "job-failed", job.error or "the job failed", job_id=job_id)
     hook = route.recipe.webhook
@@ -193,7 +196,10 @@ async def _sync_response(
     if hook.response is None:
         return _json({"job_id": job_id, "status": job.status}, 200)
     try:
-        rendered = render_tree(hook.response, job_context(active.runtime, route.recipe, job))
+        context = job_context(active.runtime, route.recipe, job)
+        if steps is not None:
+            context["steps"] = steps
+        rendered = render_tree(hook.response, context)
         status = _status(rendered.get("status"))
     except (RunnerError, ValueError) as exc:
         return error_response(500, "bad-response", f"response: {exc}", job_id=job_id)

@@ -107,8 +107,13 @@ async def run_job(
     job: JobRecord,
     checkpoint: Checkpoint | None = None,
     dry_run: bool = False,
+    views: dict[str, Any] | None = None,
 ) -> JobRecord:
-    """Runs the job's remaining steps; the record it returns is the job's final state."""
+    """Runs the job's remaining steps; the record it returns is the job's final state.
+
+    `views`, when given, receives each step's output as later steps saw it (whole bodies, real
+    values), for a caller that renders after the job: a sync webhook's `response`. The record
+    holds the stored outputs (redacted, bodies cut)."""
     job.status, job.started_at = "running", job.started_at or now_iso()
     try:
         context = job_context(runtime, recipe, job)
@@ -116,6 +121,9 @@ async def run_job(
         return _finish(job, "failed", runtime.redactor.redact_text(f"recipe {recipe.name}: {exc}"))
     done = {s.id for s in job.steps}
     runner = StepRunner(runtime, job.id, dry_run)
+    if views is not None:
+        views.update(context["steps"])
+        context["steps"] = views  # filled as the steps finish
     for step in recipe.steps:
         if step.id in done:
             continue

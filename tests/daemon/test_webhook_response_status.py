@@ -38,3 +38,16 @@ async def test_status_that_renders_to_no_status_is_a_500_naming_it(
     assert error["code"] == "bad-response"
     assert "not an HTTP status code (100-599)" in error["message"]
     assert error["job_id"]
+
+
+async def test_the_response_reads_the_whole_body_the_history_keeps_cut(
+    hub: Hub, client: aiohttp.ClientSession
+) -> None:
+    items = [{"n": n, "pad": "x" * 20} for n in range(5000)]  # about 150 KB: over the 64 KiB cut
+    hub.sink.script("/big-sync", Reply(json={"items": items}))
+    async with client.post(hub.hook("big-sync"), json={}) as response:
+        assert response.status == 200
+        assert await response.json() == {"count": 5000, "last": items[-1]}
+    [job] = hub.daemon.jobs("--recipe", "big-sync")
+    stored = hub.daemon.job(job["id"])["steps"][0]["output"]
+    assert stored["body_truncated"] and len(stored["body"]) == 65536
