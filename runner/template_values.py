@@ -289,7 +289,7 @@ def as_datetime(value: Any, name: str) -> datetime:
         moment = _parse_moment(value.strip(), name)
     else:
         raise TemplateError(f"{name}: expected a date-time, epoch seconds or ISO 8601 text, "
-                            f"not a {type(value).__name__}")
+                            f"not {kind_of(value)}")
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)

@@ -200,6 +200,9 @@ def _reference_problem(
     if root in BUILTIN_NAMES and root not in ("item", "loop"):
         return None
     if root not in site.names:
+        if root in ("item", "loop") and site.path[-1:] == ("for_each",):
+            return "unknown-name", (f"'{root}' is not defined in for_each itself: it stands "
+                                    "for each element of the list for_each gives")
         if root in ("item", "loop"):
             return "unknown-name", f"'{root}' is only defined in a step with for_each"
         hint = _suggest(root, site.names)
