@@ -185,6 +185,14 @@ def _template(
         return [syntax_problem(src, site.path, exc)]
     problems = []
     for ref in refs:
+        if ref.root == "cursor" and not ref.guarded and site.path[:3] == ("trigger", "poll", "request"):
+            problems.append(Diagnostic(
+                "cursor-undefined",
+                "cursor is undefined until a poll has kept one, so the first poll would fail: "
+                "write `cursor | default(...)` (or test `cursor is defined`)",
+                src.template_line(site.path, ref.line), severity="warning",
+            ))
+            continue
         message = _reference_problem(loaded.spec, site, ref, secret_provided)
         if message:
             code, text = message
