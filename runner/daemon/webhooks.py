@@ -197,7 +197,9 @@ async def _sync_response(
         return _json({"job_id": job_id, "status": job.status}, 200)
     try:
         context = job_context(active.runtime, route.recipe, job)
-        if steps is not None:
+        if steps is not None and steps.keys() >= context["steps"].keys():
+            # Not when another replica finished the job (this one ran part of it): its record
+            # from the store is then all there is.
             context["steps"] = steps
         rendered = render_tree(hook.response, context)
         status = _status(rendered.get("status"))

@@ -415,8 +415,9 @@ async def test_a_bare_url_to_a_loopback_address_is_refused_and_not_retried(
 async def test_allow_hosts_is_the_complete_list_of_reachable_hosts(
     sink, make_project, run_recipe
 ):
+    # A template, which `runner validate` leaves to run time (a written one it reports).
     project = make_project(docs(f"""
-base_url: {sink.url}
+base_url: "{{{{ '{sink.url}' }}}}"
 private_network: true
 allow_hosts: [api.example.com]
 """, GET_PING))
