@@ -106,10 +106,10 @@ async def poll_once(
             poll, fetched.records, state, base_context=base, response=fetched.response,
             polled_at=polled_at,
         )
-        if fetched.next_url is not None:  # absolute: the next poll has no page to resolve it on
-            new_state.resume = str(pages.last_url.join(URL(fetched.next_url)))
-        if fetched.next_url is not None and not state.initialized:
-            new_state.initialized = False  # `initial: skip` remembers until the first pass ends
+        if fetched.next_url is not None:  # cut off at max_pages: the next poll goes on there
+            new_state.resume = str(pages.last_url.join(URL(fetched.next_url)))  # absolute
+            # `initial: skip` goes on only remembering until the first pass has read every page.
+            new_state.initialized = state.initialized
     except TemplateError as exc:
         if str(exc).startswith(where):
             raise
