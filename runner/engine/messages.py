@@ -16,6 +16,7 @@ from runner.jsoncodec import dumps_body
 
 if TYPE_CHECKING:
     from runner.http.client import Exchange
+    from runner.redact import Redactor
 
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 
@@ -189,20 +190,26 @@ def _charset(content_type: str) -> str:
     return "utf-8"
 
 
-def body_start(body: bytes, size: int = 200) -> str:
-    """The start of a body on one line, for error messages."""
-    text = body[:size].decode("utf-8", errors="replace")
+# How far past the shown start a body is read before redacting it: a secret that straddles the
+# cut must be recognised whole, or its first part would be shown.
+_REDACTION_MARGIN = 4096
+
+
+def body_start(body: bytes, redact: Callable[[str], str], size: int = 200) -> str:
+    """The start of a body on one line, for error messages: redacted, then cut."""
+    text = redact(body[: size + _REDACTION_MARGIN].decode("utf-8", errors="replace"))
     text = " ".join(text.split())
-    return (text + "…") if len(body) > size else (text or "(empty)")
+    return (text[:size] + "…") if len(text) > size or len(body) > size + _REDACTION_MARGIN \
+        else (text or "(empty)")
 
 
 def read_exchange(
-    exchange: Exchange, show_url: Callable[[str], str]
+    exchange: Exchange, redactor: Redactor
 ) -> tuple[dict[str, Any], str | None]:
     """What templates see of an exchange (`status`, `headers`, `body`, `ok`), and why it failed.
 
-    The reason (None on success) names the method, the URL as `show_url` shows it (redacted),
-    the status and the start of the body, so the user can act without opening the job record.
+    The reason (None on success) names the method, the URL and the start of the body as
+    `redactor` shows them, and the status, so the user can act without opening the job record.
     A body that says it is JSON and is not fails the request too; the view keeps it as text.
     """
     request = exchange.request
@@ -210,7 +217,7 @@ def read_exchange(
     after = f" (after {tries} attempts)" if tries > 1 else ""
 
     def where() -> str:  # only a failure needs it: redacting the URL costs per call
-        return f"{request.method} {show_url(str(exchange.sent_url or request.url))}"
+        return f"{request.method} {redactor.redact_url(str(exchange.sent_url or request.url))}"
 
     if exchange.status is None:
         return {}, f"{where()} failed{after}: {exchange.error}"
@@ -227,7 +234,7 @@ def read_exchange(
     if bad_body is None and not exchange.error and request.accepts(status):
         return view, None
     answered = f"{where()} answered {status} {exchange.reason}".rstrip()
-    start = body_start(exchange.body)
+    start = body_start(exchange.body, redactor.redact_text)
     if bad_body is not None:
         return view, f"{answered}, but {bad_body}; body starts with: {start}"
     if exchange.error:

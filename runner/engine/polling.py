@@ -65,7 +65,7 @@ class _Pages:
         self.count += 1
         exchange = await self.client.send(request)
         self.last_url = exchange.final_url or request.url
-        view, problem = read_exchange(exchange, self.runtime.redactor.redact_url)
+        view, problem = read_exchange(exchange, self.runtime.redactor)
         if problem is not None:
             page = "" if self.count == 1 else f" (page {self.count})"
             raise StepError(self.runtime.redactor.redact_text(f"{self.where}{page}: {problem}"))

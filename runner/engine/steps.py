@@ -248,7 +248,7 @@ class StepRunner:
         fill_call(call, exchange, redactor, limit)
         if call.request is None:  # refused before anything was sent: record it as rendered
             call.request = request_record(request, redactor, limit)
-        view, problem = read_exchange(exchange, redactor.redact_url)
+        view, problem = read_exchange(exchange, redactor)
         if problem is not None:
             call.error = self._redact(problem)
             return self._failed(step, record, index, call.error, view)

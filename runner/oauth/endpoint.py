@@ -96,10 +96,13 @@ class TokenEndpoint:
                 "expires_in": data.get("expires_in"),
             })
             return data
-        error = _clean(data.get("error")) or None
-        detail = _clean(data.get("error_description"))
+        # Redacted before they are cut: a secret across the cut would leave its start behind.
+        redact = self.redactor.redact_text
+        error = _clean(redact(data["error"]) if isinstance(data.get("error"), str) else None) or None
+        detail = _clean(redact(data["error_description"])
+                        if isinstance(data.get("error_description"), str) else None)
         if error is None:
-            text = self.redactor.redact_text(exchange.body[:200].decode("utf-8", "replace"))
+            text = redact(exchange.body[: 200 + 4096].decode("utf-8", "replace"))[:200]
             detail = "the answer is not a token response" + (f": {_clean(text)}" if text else "")
         reason = ": ".join(p for p in (error, detail) if p)
         message = f"{where} answered {exchange.status} to the {grant_type} grant: {reason}"

@@ -391,6 +391,32 @@ auth: {{type: basic, username: ann, password: "{{{{ secrets.PW }}}}"}}
         assert basic_header("ann", "pw-secret-9").split()[1] not in text
 
 
+async def test_a_secret_across_the_cut_of_the_body_start_is_not_half_shown(
+    make_project, run_recipe
+):
+    key = "sk_live_ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+    async def echo(request: web.Request) -> web.Response:
+        return web.Response(text="x" * 180 + " key=" + request.headers["X-Api-Key"] + " end",
+                            status=400)
+
+    app = web.Application()
+    app.router.add_get("/x", echo)
+    async with serve_app(app) as url:
+        project = make_project(docs(f"""
+base_url: {url}
+private_network: true
+auth: {{type: header, headers: {{X-Api-Key: "{{{{ secrets.API_KEY }}}}"}}}}
+""", """
+  - id: s
+    request: {connection: api, url: /x}
+"""))
+        job = await run_recipe(project, "r", env={"API_KEY": key})
+    assert job.error.endswith("body starts with: " + "x" * 180 + " key=*** end")
+    for text in (job.error, json.dumps(job.to_json())):
+        assert "sk_live_ABC" not in text
+
+
 # --------------------------------------------------------------------------------------------
 # The egress policy through the engine
 
