@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from multidict import CIMultiDict
 
 from runner.clock import utc_now_iso
 from runner.daemon.active import Active, WebhookRoute
@@ -23,6 +25,7 @@ from runner.errors import RunnerError, StoreError
 from runner.jsoncodec import dumps, dumps_loose
 from runner.recipe.fields import is_status
 from runner.redact import mask_credential_headers
+from runner.template_values import to_text
 from runner.templating import render_tree
 from runner.triggers.verify import VerificationError, verify_request
 
@@ -202,10 +205,9 @@ async def _sync_response(
             # from the store is then all there is.
             context["steps"] = steps
         rendered = render_tree(hook.response, context)
-        status = _status(rendered.get("status"))
+        return _rendered_response(rendered, _status(rendered.get("status")))
     except (RunnerError, ValueError) as exc:
         return error_response(500, "bad-response", f"response: {exc}", job_id=job_id)
-    return _rendered_response(rendered, status)
 
 
 def _expire(waiter: asyncio.Future[Any]) -> None:
@@ -224,11 +226,31 @@ def _status(value: Any) -> int:
 
 
 def _rendered_response(rendered: dict[str, Any], status: int) -> web.Response:
-    headers = {str(k): str(v) for k, v in (rendered.get("headers") or {}).items()}
+    """The sync answer: a mapping, list or null body as JSON, anything else as text (booleans
+    as `true`/`false`, as templates write them); the response's own `Content-Type` wins."""
+    headers = _response_headers(rendered.get("headers"))
     body = rendered.get("body")
     if isinstance(body, (dict, list)) or body is None:
-        return web.json_response(body, status=status, headers=headers)
-    return web.Response(text=str(body), status=status, headers=headers)
+        headers.setdefault("Content-Type", "application/json")
+        return web.Response(body=dumps(body).encode(), status=status, headers=headers)
+    headers.setdefault("Content-Type", "text/plain; charset=utf-8")
+    return web.Response(body=to_text(body).encode(), status=status, headers=headers)
+
+
+def _response_headers(value: Any) -> CIMultiDict[str]:
+    """The response's headers; a value with a line break is the recipe's mistake, said as such
+    (sending it would split the header)."""
+    if value is None:
+        return CIMultiDict()
+    if not isinstance(value, Mapping):
+        raise ValueError("headers must render to a mapping")
+    headers: CIMultiDict[str] = CIMultiDict()
+    for name, item in value.items():
+        text = to_text(item)
+        if any(c in text for c in "\r\n\0"):
+            raise ValueError(f"header {name} renders to a value with a line break")
+        headers[str(name)] = text
+    return headers
 
 
 def _json(data: dict[str, Any], status: int) -> web.Response:

@@ -51,3 +51,30 @@ async def test_the_response_reads_the_whole_body_the_history_keeps_cut(
     [job] = hub.daemon.jobs("--recipe", "big-sync")
     stored = hub.daemon.job(job["id"])["steps"][0]["output"]
     assert stored["body_truncated"] and len(stored["body"]) == 65536
+
+
+@pytest.mark.parametrize(("answer", "content_type", "raw"), [
+    ({"a": 1}, "application/vnd.api+json", b'{"a":1}'),  # its own type for a JSON body
+    (True, "text/plain", b"true"),  # as templates write booleans, not Python's True
+    ([1, None], "application/json; charset=utf-8", b"[1,null]"),
+])
+async def test_the_response_headers_and_body_are_sent_as_rendered(
+    hub: Hub, client: aiohttp.ClientSession, answer: object, content_type: str, raw: bytes
+) -> None:
+    event = {"type": content_type, "echo": "e-1", "answer": answer}
+    async with client.post(hub.hook("sync-answers"), json=event) as response:
+        assert response.status == 200
+        assert (response.headers["Content-Type"], response.headers["X-Echo"]) == (content_type, "e-1")
+        assert await response.read() == raw
+
+
+async def test_a_response_header_with_a_line_break_is_a_500_naming_it(
+    hub: Hub, client: aiohttp.ClientSession
+) -> None:
+    event = {"type": "text/plain", "echo": "a\r\nSet-Cookie: evil=1", "answer": "x"}
+    async with client.post(hub.hook("sync-answers"), json=event) as response:
+        assert response.status == 500
+        assert "Set-Cookie" not in response.headers
+        error = (await response.json())["error"]
+    assert (error["code"], error["message"]) == (
+        "bad-response", "response: header X-Echo renders to a value with a line break")
