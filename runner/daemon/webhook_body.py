@@ -26,6 +26,15 @@ __all__ = ["parse_body"]
 _MIME_PARSER = BytesParser(policy=policy.HTTP)
 
 
+def _no_constant(name: str) -> Any:
+    """`NaN`, `Infinity`: Python's json reads them, JSON has no such values (and no job could
+    send them on)."""
+    raise ValueError(f"the body is not valid JSON: {name} is not a JSON value")
+
+
+_JSON = json.JSONDecoder(parse_constant=_no_constant)
+
+
 def parse_body(content_type: str, charset: str | None, body: bytes) -> Any:
     """The body for `trigger.body`; `content_type` is the whole header (with its parameters).
 
@@ -35,11 +44,14 @@ def parse_body(content_type: str, charset: str | None, body: bytes) -> Any:
         return _multipart(content_type, body)
     text = _decode(body, charset)
     if mime == "application/json" or mime.endswith("+json"):
+        text = text.removeprefix("\ufeff")  # a byte order mark: RFC 8259 lets parsers skip it
         try:
-            return json.loads(text) if text.strip() else None
+            return _JSON.decode(text) if text.strip() else None
         except json.JSONDecodeError as exc:
             where = f"line {exc.lineno} column {exc.colno}"
             raise ValueError(f"the body is not valid JSON: {exc.msg} at {where}") from None
+        except RecursionError:
+            raise ValueError("the body is nested too deeply to read as JSON") from None
     if mime == "application/x-www-form-urlencoded":
         return dict(parse_qsl(text, keep_blank_values=True))
     return text

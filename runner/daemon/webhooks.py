@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict
 
 from runner.clock import utc_now_iso
@@ -58,7 +59,16 @@ class WebhookHandler:
             refused = error_response(405, "method-not-allowed", f"use {allowed}")
             refused.headers["Allow"] = allowed
             return refused
-        body = await _read_body(request, route.max_body)
+        try:
+            body = await _read_body(request, route.max_body)
+        except RequestPayloadError as exc:  # a compressed body that does not inflate, say
+            reason = " ".join(str(exc).split()).removeprefix("400, message: ")
+            refused = error_response(400, "bad-body", f"the body cannot be read: {reason}")
+            refused.force_close()
+            # The rest cannot be read either: marked read, or aiohttp would try to drain it for
+            # keep-alive and log the same failure again as an unhandled exception.
+            request.content.feed_eof()
+            return refused
         if body is None:
             message = f"the body is larger than {route.max_body} bytes"
             return error_response(413, "body-too-large", message)
@@ -68,7 +78,10 @@ class WebhookHandler:
             except VerificationError as exc:
                 fields = {"recipe": route.recipe.name, "reason": str(exc)}
                 log.warning("webhook refused", extra=fields)
-                return error_response(401, "unauthorized", str(exc))
+                refused = error_response(401, "unauthorized", str(exc))
+                if route.auth.type == "basic":  # the challenge clients wait for before sending
+                    refused.headers["WWW-Authenticate"] = 'Basic realm="runner", charset="UTF-8"'
+                return refused
         try:
             event = _event(request, body)
         except ValueError as exc:
@@ -149,11 +162,21 @@ def _event(request: web.Request, body: bytes) -> dict[str, Any]:
     """The trigger as templates see it; credential headers are stored as `***`."""
     return {
         "body": parse_body(request.headers.get("Content-Type", ""), request.charset, body),
-        "headers": mask_credential_headers(request.headers),
+        "headers": _valid_text(mask_credential_headers(request.headers)),
         "query": _query(request),
         "method": request.method,
         "received_at": utc_now_iso(),
     }
+
+
+def _valid_text(headers: dict[str, Any]) -> dict[str, Any]:
+    """Header values as text JSON can hold: bytes that are not UTF-8 (a Latin-1 `Café`) arrive
+    from aiohttp as lone surrogates, which no store or request could encode; they become U+FFFD,
+    so the job sees what is stored."""
+    for name, value in headers.items():
+        if not value.isascii():
+            headers[name] = value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return headers
 
 
 def _query(request: web.Request) -> dict[str, str]:

@@ -142,7 +142,10 @@ async def test_bad_signature_is_401_and_starts_no_job(
         async with client.post(hub.hook(path), data=body, headers={**JSON, **headers}) as response:
             assert response.status == 401
             error = (await response.json())["error"]
+            challenge = response.headers.get("WWW-Authenticate")
         assert error["code"] == "unauthorized"
+        # Basic auth challenges, as HTTP asks: clients that wait for it then send credentials.
+        assert challenge == ('Basic realm="runner", charset="UTF-8"' if scheme == "basic" else None)
         for secret in HUB_SECRETS.values():
             assert secret not in error["message"]
     if scheme not in ("basic", "header"):  # the body is signed: changing it breaks the signature

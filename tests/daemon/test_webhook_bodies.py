@@ -4,6 +4,7 @@ and, for the parsing rules alone, `parse_body` directly."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import uuid
 from collections.abc import AsyncIterator
@@ -113,3 +114,52 @@ def test_header_sent_twice_is_one_entry_joined_and_credentials_masked() -> None:
     request = make_mocked_request("POST", "/webhooks/x", headers=sent)
     headers = _event(request, b"")["headers"]
     assert headers == {"X-Tag": "a, b", "Cookie": "***", "Accept": "*/*"}
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (b'{"a": NaN}', "the body is not valid JSON: NaN is not a JSON value"),
+    (b'[Infinity]', "the body is not valid JSON: Infinity is not a JSON value"),
+    (b"[" * 5000 + b"]" * 5000, "the body is nested too deeply to read as JSON"),
+])
+def test_what_json_cannot_hold_is_a_bad_body(body: bytes, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_body("application/json", None, body)
+    assert str(caught.value) == message
+
+
+def test_a_json_body_may_start_with_a_byte_order_mark() -> None:
+    assert parse_body("application/json", None, b'\xef\xbb\xbf{"a": 1}') == {"a": 1}
+
+
+@pytest.mark.parametrize(("recipe", "path", "headers", "body"), [
+    ("open-hook", "open/hook", {"Content-Encoding": "gzip"}, b"not gzip at all"),
+    ("open-hook", "open/hook", {"Content-Encoding": "deflate"}, b"\x00\x01 nope"),
+    ("sync-answers", "sync-answers", {"Content-Type": "application/json"},
+     b"[" * 5000 + b"]" * 5000),  # nested past what the JSON reader allows
+])
+async def test_a_body_that_cannot_be_read_is_a_400_and_starts_no_job(
+    hub: Hub, client: aiohttp.ClientSession, recipe: str, path: str, headers: dict[str, str],
+    body: bytes,
+) -> None:
+    before = await job_count(client, hub, recipe)
+    headers = {"Content-Type": "text/plain", **headers}
+    async with client.post(hub.hook(path), data=body, headers=headers) as response:
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "bad-body"
+    assert await job_count(client, hub, recipe) == before
+
+
+async def test_a_header_value_that_is_not_utf8_reaches_the_job_as_stored(hub: Hub) -> None:
+    marker = uuid.uuid4().hex
+    host, port = hub.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    body = f"latin-1 {marker}".encode()
+    writer.write(b"POST /webhooks/open/hook HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                 b"Content-Type: text/plain; note=Caf\xe9\r\n"
+                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    assert answer.startswith(b"HTTP/1.1 202")
+    (request,) = await forwarded(hub, "/open-hook", marker)  # the job did not fail on it
+    assert request.json()["content_type"] == "text/plain; note=Caf\ufffd"
