@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 from runner.errors import Diagnostic, SecretError
-from runner.recipe.compile import Project, compile_project
+from runner.recipe.compile import Connection, Project, compile_project
 from runner.recipe.lint import lint
 from runner.recipe.loader import LoadResult, PathNotFound, load_paths
+from runner.secrets import SecretSource
 
 
 class CommandError(Exception):
@@ -59,3 +61,19 @@ def exit_code(error: BaseException) -> int:
 def fail(error: CommandError) -> int:
     sys.stderr.write(f"{error}\n")
     return error.code
+
+
+def check_secret_key(connections: Iterable[Connection]) -> None:
+    """An `oauth2_authorization_code` connection's tokens are stored encrypted with
+    RUNNER_SECRET_KEY: a command that sends through one needs it, said before anything is sent
+    (exit 2: the environment), as `runner serve` refuses to start without it."""
+    if not any(c.spec.auth.type == "oauth2_authorization_code" for c in connections):
+        return
+    from runner.oauth.tokens import missing_key_message
+
+    try:
+        key = SecretSource().secret_key()
+    except SecretError as exc:  # present but too short
+        raise CommandError(f"runner: {exc}", 2) from exc
+    if key is None:
+        raise CommandError(f"runner: {missing_key_message()}", 2)

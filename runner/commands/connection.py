@@ -10,7 +10,7 @@ import argparse
 import asyncio
 import sys
 
-from runner.commands.common import CommandError, exit_code, fail, load_project
+from runner.commands.common import CommandError, check_secret_key, exit_code, fail, load_project
 from runner.commands.output import print_step
 from runner.commands.runtime import command_runtime
 from runner.engine.records import StepRecord
@@ -38,6 +38,7 @@ async def _test(project: Project, name: str, store: str | None = None) -> int:
             f"connection {name} has no test request; add for example "
             "`test: {method: GET, url: /me}` to it", 1,
         )
+    check_secret_key([conn])
     redactor = Redactor()
     step = Step("test", None, None, conn.test, None, "fail", False)
     try:

@@ -17,7 +17,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-from runner.commands.common import CommandError, exit_code, fail, load_project, recipe_argument
+from runner.commands.common import (
+    CommandError,
+    check_secret_key,
+    exit_code,
+    fail,
+    load_project,
+    recipe_argument,
+)
 from runner.commands.output import print_job_end, print_job_start, print_request, print_step
 from runner.commands.runtime import command_runtime
 from runner.engine.job import new_job, now_iso, recipe_context, run_job
@@ -41,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         event = _read_event(args.event) if args.event else None
         if not args.dry_run:
             _check_secrets(loaded, recipe)
+            check_secret_key(project.narrowed(connections_used(recipe)).connections.values())
         return asyncio.run(_run(project, recipe, event, args))
     except CommandError as exc:
         return fail(exc)

@@ -11,6 +11,7 @@ import sys
 from aiohttp import web
 
 from runner import heap
+from runner.commands.common import exit_code
 from runner.daemon.app import create_app
 from runner.daemon.service import Daemon
 from runner.daemon.settings import Settings
@@ -58,7 +59,7 @@ async def serve(settings: Settings) -> int:
         return 2
     except RunnerError as exc:
         sys.stderr.write(f"runner: refusing to start: {exc}\n")
-        return 1
+        return exit_code(exc)  # 2 for a secret (RUNNER_SECRET_KEY included) not provided
     runner = web.AppRunner(create_app(daemon), access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)

@@ -13,7 +13,7 @@ from runner.recipe.models import ConnectionSpec, RecipeSpec
 from runner.recipe.rawcheck import duplicate_steps, syntax_problem
 from runner.recipe.walk import Site, connection_sites, is_template, recipe_sites
 from runner.recipe.yamlsource import SourceDocument
-from runner.secrets import NAME_RULE, is_valid_name
+from runner.secrets import NAME_RULE, SECRET_KEY_NAME, is_valid_name
 from runner.templating import BUILTIN_NAMES, Reference, compile_template, references
 
 
@@ -31,6 +31,7 @@ def lint(result: LoadResult, secret_provided: Callable[[str], bool] | None = Non
             sites: Iterable[Site] = recipe_sites(loaded.spec, loaded.source.data)
         else:
             problems += _outside_allow_hosts(loaded.source, loaded.spec)
+            problems += _secret_key(loaded.source, loaded.spec, secret_provided)
             sites = connection_sites(loaded.spec, loaded.source.data)
         for site in sites:
             problems += _template(loaded, site, secret_provided)
@@ -139,6 +140,27 @@ def _connection_ref(
 def _absolute(url: str) -> bool:
     text = url.strip()
     return text.startswith(("http://", "https://")) or text.startswith("{{")
+
+
+def _secret_key(
+    src: SourceDocument, spec: ConnectionSpec, secret_provided: Callable[[str], bool] | None
+) -> list[Diagnostic]:
+    """With the strict check: authorization-code tokens are stored encrypted with
+    RUNNER_SECRET_KEY, which `runner serve` then needs as much as any secret the documents name."""
+    if secret_provided is None or spec.auth.type != "oauth2_authorization_code":
+        return []
+    try:
+        if secret_provided(SECRET_KEY_NAME):
+            return []
+    except SecretError as exc:
+        return [Diagnostic("missing-secret", str(exc), src.locate(("auth", "type")))]
+    return [Diagnostic(
+        "missing-secret",
+        f"secret '{SECRET_KEY_NAME}' is not provided: it encrypts the tokens this connection "
+        f"stores; set the environment variable {SECRET_KEY_NAME} or create the file "
+        f"{SECRET_KEY_NAME} in RUNNER_SECRETS_DIR",
+        src.locate(("auth", "type")),
+    )]
 
 
 def _outside_allow_hosts(src: SourceDocument, spec: ConnectionSpec) -> list[Diagnostic]:

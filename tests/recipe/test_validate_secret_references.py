@@ -86,3 +86,25 @@ def test_strict_still_fails_an_unguarded_use_beside_a_guarded_one(tmp_path, monk
     assert code == 1
     assert out.splitlines()[0].startswith("c.yaml:13:18: secret 'OPT_A' is not provided")
     assert "OPT_B" not in out and "OPT_C" not in out and "OPT_D" not in out
+
+
+def test_strict_wants_the_secret_key_of_an_authorization_code_connection(
+    tmp_path, monkeypatch, capsys
+):
+    text = """kind: connection
+name: ac
+base_url: https://api.example.com
+auth:
+  type: oauth2_authorization_code
+  authorization_url: https://login.example.com/authorize
+  token_url: https://login.example.com/token
+  client_id: x
+  client_secret: y
+"""
+    monkeypatch.delenv("RUNNER_SECRET_KEY", raising=False)
+    code, out, _ = validate(tmp_path, monkeypatch, capsys, text, "--strict")
+    assert code == 1
+    assert ":5:9: secret 'RUNNER_SECRET_KEY' is not provided: it encrypts the tokens" in out
+    assert validate(tmp_path, monkeypatch, capsys, text)[0] == 0  # not without --strict
+    monkeypatch.setenv("RUNNER_SECRET_KEY", "k" * 32)
+    assert validate(tmp_path, monkeypatch, capsys, text, "--strict")[0] == 0
