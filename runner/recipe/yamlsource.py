@@ -362,10 +362,7 @@ def read_documents(text: str, file: str) -> Iterator[SourceDocument | Diagnostic
     except YamlError as exc:
         yield Diagnostic(exc.code, exc.message, Location(file, exc.line + 1, exc.column + 1))
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        yield Diagnostic("yaml-syntax", f"invalid YAML: {problem}", Location(file, line, column))
+        yield _syntax_error(file, exc)
     except yaml.reader.ReaderError as exc:
         line, column = _position(text, exc.position)
         yield Diagnostic(
@@ -379,6 +376,23 @@ def read_documents(text: str, file: str) -> Iterator[SourceDocument | Diagnostic
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def _syntax_error(file: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    """Where the YAML stops making sense, and what it was in the middle of. An unclosed quote is
+    reported where the quote opens (where the fix goes), not where the parser gave up, which
+    can be many lines later."""
+    problem = exc.problem or exc.context or "invalid YAML"
+    mark, context = exc.problem_mark or exc.context_mark, exc.context_mark
+    if exc.problem and exc.context and context is not None and mark is not None:
+        if "quoted scalar" in exc.context:
+            problem = (f"this quoted string is never closed ({exc.problem} at "
+                       f"{mark.line + 1}:{mark.column + 1})")
+            mark = context
+        elif (context.line, context.column) != (mark.line, mark.column):
+            problem += f" ({exc.context} at {context.line + 1}:{context.column + 1})"
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    return Diagnostic("yaml-syntax", f"invalid YAML: {problem}", Location(file, line, column))
 
 
 def _position(text: str, offset: int) -> tuple[int, int]:

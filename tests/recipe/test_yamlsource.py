@@ -84,3 +84,12 @@ def test_syntax_error_is_located():
 def test_unsupported_tag_is_an_error():
     (d,) = problems("a: !!binary aGk=\n")
     assert d.code == "yaml-tag"
+
+
+def test_an_unclosed_quote_is_reported_where_it_opens() -> None:
+    from runner.recipe.loader import load_text
+
+    text = 'kind: recipe\nname: a\ntrigger:\n  webhook: {path: "unterminated}\nsteps: []\n---\nkind: x\n'
+    [problem] = load_text(text, "u.yaml").diagnostics
+    assert str(problem) == ("u.yaml:4:19: invalid YAML: this quoted string is never closed "
+                            "(found unexpected document separator at 6:1)")
