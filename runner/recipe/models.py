@@ -221,6 +221,16 @@ class OAuth2AuthorizationCodeAuth(Spec):
     auth_params: dict[str, str] = Field(default_factory=dict)
     token_auth: TokenAuth = "client_secret_post"
 
+    @field_validator("auth_params", mode="before")
+    @classmethod
+    def _as_text(cls, params: Any) -> Any:
+        """Numbers and booleans as URL parameters write them (`max_age: 0`, `true`), as a
+        request's `params` accepts them."""
+        if not isinstance(params, dict):
+            return params
+        return {k: ("true" if v is True else "false" if v is False else str(v))
+                if isinstance(v, (bool, int, float)) else v for k, v in params.items()}
+
     @field_validator("auth_params")
     @classmethod
     def _not_reserved(cls, params: dict[str, str]) -> dict[str, str]:

@@ -33,3 +33,13 @@ def test_parameters_the_flow_sets_are_refused_where_written(name: str) -> None:
     (problem,) = problems(f"{{prompt: consent, {name}: x}}")
     assert problem.startswith("9:16: ")
     assert f"auth_params may not set {name}: the authorization flow sets them itself" in problem
+
+
+def test_numbers_and_booleans_are_written_as_url_parameters() -> None:
+    result = load_text(CONNECTION.format(params="{include_granted_scopes: true, max_age: 0}"),
+                       "ac.yaml")
+    assert result.diagnostics == []
+    assert result.documents[0].spec.auth.auth_params == {"include_granted_scopes": "true",
+                                                         "max_age": "0"}
+    assert problems("{nested: {a: 1}}") == [
+        "9:25: auth.auth_params.nested: expected a string, got a mapping"]
