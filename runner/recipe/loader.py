@@ -160,7 +160,30 @@ def validate_document(doc: SourceDocument) -> tuple[ConnectionSpec | RecipeSpec 
     try:
         return _ADAPTER.validate_python(data, context=context), []
     except ValidationError as exc:
-        return None, [_diagnostic(doc, error, context) for error in exc.errors()]
+        return None, _merge_type_errors(doc, exc.errors(), context)
+
+
+def _merge_type_errors(
+    doc: SourceDocument, errors: list[Any], context: dict[str, Any]
+) -> list[Diagnostic]:
+    """One message per value: a value a union refuses (`for_each: 3`, a list or a string) gets
+    pydantic's error from each branch; those become "expected a list or a string, got ..."."""
+    merged: dict[tuple[str | int, ...], list[Any]] = {}
+    diagnostics: list[Diagnostic] = []
+    for error in errors:
+        if error["type"] in _TYPE_WORDS:
+            merged.setdefault(_data_path(doc.data, tuple(error["loc"])), []).append(error)
+        else:
+            diagnostics.append(_diagnostic(doc, error, context))
+    for path, group in merged.items():
+        if len(group) == 1:
+            diagnostics.append(_diagnostic(doc, group[0], context))
+            continue
+        wanted = list(dict.fromkeys(_TYPE_WORDS[e["type"]].removeprefix("expected ") for e in group))
+        message = f"expected {' or '.join(wanted)}, got {_type_name(group[0].get('input'))}"
+        diagnostics.append(Diagnostic("invalid-value", f"{_where(path)}: {message}",
+                                      doc.locate(path)))
+    return sorted(diagnostics, key=Diagnostic.sort_key)
 
 
 def _not_a_document(data: Any) -> str:

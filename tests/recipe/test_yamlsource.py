@@ -93,3 +93,12 @@ def test_an_unclosed_quote_is_reported_where_it_opens() -> None:
     [problem] = load_text(text, "u.yaml").diagnostics
     assert str(problem) == ("u.yaml:4:19: invalid YAML: this quoted string is never closed "
                             "(found unexpected document separator at 6:1)")
+
+
+def test_a_value_a_union_refuses_gets_one_message() -> None:
+    from runner.recipe.loader import load_text
+
+    text = ('kind: recipe\nname: fe\ntrigger: {webhook: {}}\nsteps:\n  - id: a\n    for_each: 3\n'
+            '    request: {url: "https://example.com/"}\n')
+    assert [str(d) for d in load_text(text, "f.yaml").diagnostics] == [
+        "f.yaml:6:15: steps[0].for_each: expected a string or a list, got a number (3)"]
