@@ -72,6 +72,10 @@ class WebhookHandler:
         if body is None:
             message = f"the body is larger than {route.max_body} bytes"
             return error_response(413, "body-too-large", message)
+        if not _known_encoding(request.headers.get("Content-Encoding")):
+            encoding = request.headers["Content-Encoding"]
+            return error_response(415, "unsupported-encoding", f"Content-Encoding {encoding!r} "
+                                  f"is not one of: {', '.join(sorted(_DECODED))}")
         if route.auth is not None:
             try:
                 verify_request(route.auth, request.headers, body, time.time())
@@ -138,6 +142,15 @@ class WebhookHandler:
         finally:
             if not claimed:
                 executor.release()
+
+
+# What aiohttp inflates (br and zstd when their packages are installed; without them it says
+# so, and the webhook answers 400); anything else would reach the job still encoded.
+_DECODED = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd", "identity"})
+
+
+def _known_encoding(value: str | None) -> bool:
+    return value is None or value.strip().lower() in _DECODED
 
 
 async def _read_body(request: web.Request, limit: int) -> bytes | None:

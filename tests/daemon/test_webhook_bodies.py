@@ -163,3 +163,14 @@ async def test_a_header_value_that_is_not_utf8_reaches_the_job_as_stored(hub: Hu
     assert answer.startswith(b"HTTP/1.1 202")
     (request,) = await forwarded(hub, "/open-hook", marker)  # the job did not fail on it
     assert request.json()["content_type"] == "text/plain; note=Caf\ufffd"
+
+
+async def test_an_encoding_the_runner_cannot_inflate_is_a_415(
+    hub: Hub, client: aiohttp.ClientSession
+) -> None:
+    before = await job_count(client, hub, "open-hook")
+    headers = {"Content-Type": "text/plain", "Content-Encoding": "compress"}
+    async with client.post(hub.hook("open/hook"), data=b"hello", headers=headers) as response:
+        assert response.status == 415
+        assert (await response.json())["error"]["code"] == "unsupported-encoding"
+    assert await job_count(client, hub, "open-hook") == before
