@@ -17,7 +17,7 @@ recipe / job / step names for runs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -43,6 +43,8 @@ class Diagnostic:
     message: str
     location: Location
     severity: Severity = "error"
+    # The data path of the value concerned, where the loader knows it (not shown to users).
+    path: tuple[str | int, ...] | None = field(default=None, compare=False, repr=False)
 
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.location.file, self.location.line, self.location.column, self.message)

@@ -25,16 +25,20 @@ def lint(result: LoadResult, secret_provided: Callable[[str], bool] | None = Non
     problems += _duplicate_names(result.sources)
     connections = {d.spec.name: d for d in result.connections}
     paths: dict[str, Loaded] = {}
-    for loaded in result.documents:
+    # A repaired document (refused for unknown keys only) was already checked by the raw checks
+    # for template syntax and repeated step ids: the rest is checked here, as for a valid one.
+    repaired = {id(loaded) for loaded in result.repaired}
+    for loaded in [*result.documents, *result.repaired]:
+        again = id(loaded) in repaired
         if isinstance(loaded.spec, RecipeSpec):
-            problems += _recipe(loaded, loaded.spec, connections, paths)
+            problems += _recipe(loaded, loaded.spec, connections, paths, again)
             sites: Iterable[Site] = recipe_sites(loaded.spec, loaded.source.data)
         else:
             problems += _outside_allow_hosts(loaded.source, loaded.spec)
             problems += _secret_key(loaded.source, loaded.spec, secret_provided)
             sites = connection_sites(loaded.spec, loaded.source.data)
         for site in sites:
-            problems += _template(loaded, site, secret_provided)
+            problems += _template(loaded, site, secret_provided, again)
     return problems
 
 
@@ -66,10 +70,11 @@ def _duplicate_names(sources: list[SourceDocument]) -> list[Diagnostic]:
 
 
 def _recipe(
-    loaded: Loaded, spec: RecipeSpec, connections: dict[str, Loaded], paths: dict[str, Loaded]
+    loaded: Loaded, spec: RecipeSpec, connections: dict[str, Loaded], paths: dict[str, Loaded],
+    repaired: bool = False,
 ) -> list[Diagnostic]:
     src = loaded.source
-    problems = duplicate_steps(src)
+    problems = [] if repaired else duplicate_steps(src)
     for index, step in enumerate(spec.steps):
         problems += _connection_ref(
             src, ("steps", index, "request"), step.request.connection, step.request.url, connections
@@ -195,7 +200,8 @@ def _cron(src: Any, expression: str) -> list[Diagnostic]:
 
 
 def _template(
-    loaded: Loaded, site: Site, secret_provided: Callable[[str], bool] | None
+    loaded: Loaded, site: Site, secret_provided: Callable[[str], bool] | None,
+    repaired: bool = False,
 ) -> list[Diagnostic]:
     if not is_template(site.source):
         return []
@@ -204,7 +210,7 @@ def _template(
         compile_template(site.source)
         refs = references(site.source)
     except TemplateError as exc:
-        return [syntax_problem(src, site.path, exc)]
+        return [] if repaired else [syntax_problem(src, site.path, exc)]
     problems = []
     for ref in refs:
         if ref.root == "cursor" and not ref.guarded and site.path[:3] == ("trigger", "poll", "request"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 from dataclasses import dataclass, field
@@ -46,6 +47,9 @@ class LoadResult:
     files: list[str] = field(default_factory=list)
     invalid_connections: list[Loaded] = field(default_factory=list)
     sources: list[SourceDocument] = field(default_factory=list)  # every document, valid or not
+    # Documents refused only for unknown keys, validated again without them: never run, but
+    # `lint` checks their references, so a typo'd key does not hide a wrong `steps.<id>`.
+    repaired: list[Loaded] = field(default_factory=list)
 
     @property
     def connections(self) -> list[Loaded]:
@@ -123,7 +127,27 @@ def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadRes
         result.diagnostics.extend(raw_problems(item))  # what the schema errors would hide
         if (stand_in := _connection_stand_in(item.data)) is not None:
             result.invalid_connections.append(Loaded(stand_in, item))
+        if (repaired := _without_unknown_keys(item, problems)) is not None:
+            result.repaired.append(repaired)
     return result
+
+
+def _without_unknown_keys(doc: SourceDocument, problems: list[Diagnostic]) -> Loaded | None:
+    """The document validated again without its unknown keys, when those were all that was
+    wrong with it (the common typo: `descripton:`); None otherwise."""
+    if not problems or any(p.code != "unknown-field" or p.path is None for p in problems):
+        return None
+    data = copy.deepcopy(doc.data)
+    for problem in problems:
+        assert problem.path is not None
+        parent = _value_at(data, problem.path[:-1])
+        if isinstance(parent, dict):
+            parent.pop(problem.path[-1], None)
+    try:
+        spec = _ADAPTER.validate_python(data, context={})
+    except ValidationError:
+        return None
+    return Loaded(spec, doc)
 
 
 def _connection_stand_in(data: Any) -> ConnectionSpec | None:
@@ -197,7 +221,7 @@ def _diagnostic(doc: SourceDocument, error: Any, context: dict[str, Any]) -> Dia
         parent = _value_at(doc.data, path[:-1])
         model = context.get("models", {}).get(id(parent))
         return Diagnostic(
-            "unknown-field", _unknown_key(path, model), doc.locate(path, key=True)
+            "unknown-field", _unknown_key(path, model), doc.locate(path, key=True), path=path
         )
     if kind == "missing":
         return Diagnostic(

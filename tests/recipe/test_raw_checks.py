@@ -41,3 +41,26 @@ def test_a_valid_document_reports_each_problem_once() -> None:
 
 def test_a_document_that_is_no_mapping_gets_no_raw_checks() -> None:
     assert problems("- just\n- a list\n") == ["1:1: not-a-document"]
+
+
+TYPO = """kind: recipe
+name: r1
+descripton: typo
+trigger: {webhook: {path: a}}
+steps:
+  - id: s2
+    request: {url: "https://x/{{ steps.later.body }}{{ vars.nope }}{{ bogus }}", connection: nope}
+"""
+
+
+def test_a_document_refused_only_for_unknown_keys_still_gets_its_references_checked() -> None:
+    assert problems(TYPO) == ["3:1: unknown-field", "7:20: unknown-name", "7:20: unknown-step",
+                              "7:20: unknown-var", "7:94: unknown-connection"]
+    # Each reported once, and nothing of it is run: it is not among the valid documents.
+    result = load_text(TYPO, "r.yaml")
+    assert result.documents == [] and len(result.repaired) == 1
+
+
+def test_a_document_with_other_schema_errors_is_not_checked_for_references() -> None:
+    broken = TYPO.replace("path: a", "path: a, respond: later")  # not repairable by dropping keys
+    assert problems(broken) == ["3:1: unknown-field", "4:39: invalid-value"]
