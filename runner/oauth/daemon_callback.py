@@ -76,8 +76,11 @@ async def wait_pending(
     if flow is not None and flow.get("state") == request.state:
         await vault.delete_pending(name)
     raise AuthError(
-        f"no callback reached the daemon within {timeout:g}s; nothing was stored. Check that the "
-        f"app's redirect URI is exactly {auth.redirect_uri} and that it reaches the daemon"
+        f"no callback completed the authorization within {timeout:g}s; nothing was stored. If "
+        "the browser showed an error page from the daemon, it says why (a daemon on another "
+        "store, or with another RUNNER_SECRET_KEY, cannot see or finish this authorization); if "
+        f"not, check that the app's redirect URI is exactly {auth.redirect_uri} and that it "
+        "reaches the daemon"
     )
 
 

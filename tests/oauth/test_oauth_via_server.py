@@ -160,3 +160,28 @@ async def test_a_forged_callback_does_not_cancel_the_waiting_authorization(
         await store.close()
     assert "attacker" not in [call.form.get("code") for call in provider.calls]
     assert await setup.stored() is not None
+
+
+async def test_a_daemon_on_another_store_cannot_finish_and_connect_says_what_to_check(
+    tmp_path: Path, provider: Provider, daemon: Daemon, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup = ConnectSetup(tmp_path, provider.url, redirect=f"{daemon.url}/oauth/callback")
+    project, _ = load_project([str(setup.path)])
+    other = open_store(f"sqlite:///{tmp_path / 'another.db'}")  # not the command's store
+    await other.open()
+    daemon.holder["runtime"] = make_runtime(project, other, secrets_env())
+    urls: asyncio.Queue[str] = asyncio.Queue()
+    args = setup.args(via_server=daemon.url, timeout="1s")
+    task = asyncio.create_task(connect_command.connect(args, secrets_env(), urls.put_nowait))
+    try:
+        url = await asyncio.wait_for(urls.get(), 10)
+        async with aiohttp.ClientSession() as browser, browser.get(url) as page:
+            assert page.status == 400  # the daemon's page says it has no such authorization
+            assert "no authorization of connection svc is waiting" in await page.text()
+        assert await asyncio.wait_for(task, 10) == 1
+    finally:
+        await other.close()
+    err = capsys.readouterr().err
+    assert "no callback completed the authorization within 1s" in err
+    assert "a daemon on another store, or with another RUNNER_SECRET_KEY" in err
+    assert await setup.stored() is None
