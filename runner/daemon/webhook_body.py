@@ -14,6 +14,7 @@ size-checked, so there is nothing to stream.
 
 from __future__ import annotations
 
+import codecs
 import json
 from email import policy
 from email.message import EmailMessage
@@ -52,16 +53,25 @@ def parse_body(content_type: str, charset: str | None, body: bytes) -> Any:
             raise ValueError(f"the body is not valid JSON: {exc.msg} at {where}") from None
         except RecursionError:
             raise ValueError("the body is nested too deeply to read as JSON") from None
-    if mime == "application/x-www-form-urlencoded":
-        return dict(parse_qsl(text, keep_blank_values=True))
+    if mime == "application/x-www-form-urlencoded":  # %E9 in a Latin-1 form is é, not U+FFFD
+        return dict(parse_qsl(text, keep_blank_values=True, encoding=_known(charset),
+                              errors="replace"))
     return text
 
 
 def _decode(body: bytes, charset: str | None) -> str:
+    return body.decode(_known(charset), errors="replace")
+
+
+def _known(charset: str | None) -> str:
+    """The charset if Python knows it, else UTF-8 (read as UTF-8 rather than fail)."""
+    if not charset:
+        return "utf-8"
     try:
-        return body.decode(charset or "utf-8", errors="replace")
-    except LookupError:  # a charset Python does not know: read it as UTF-8 rather than fail
-        return body.decode("utf-8", errors="replace")
+        codecs.lookup(charset)
+    except LookupError:
+        return "utf-8"
+    return charset
 
 
 def _multipart(content_type: str, body: bytes) -> dict[str, Any]:

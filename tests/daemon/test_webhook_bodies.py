@@ -174,3 +174,9 @@ async def test_an_encoding_the_runner_cannot_inflate_is_a_415(
         assert response.status == 415
         assert (await response.json())["error"]["code"] == "unsupported-encoding"
     assert await job_count(client, hub, "open-hook") == before
+
+
+def test_a_form_is_read_in_its_charset() -> None:
+    form = "application/x-www-form-urlencoded; charset=iso-8859-1"
+    assert parse_body(form, "iso-8859-1", b"c=%E9t%E9&d=caf\xe9") == {"c": "été", "d": "café"}
+    assert parse_body("application/x-www-form-urlencoded", None, b"c=%C3%A9") == {"c": "é"}
