@@ -118,8 +118,10 @@ def _jmespath_compiled(expression: str) -> Any:
     return jmespath.compile(expression)
 
 
-def jmespath_filter(value: Any, expression: Any) -> Any:
+def jmespath_filter(value: Any, expression: Any = None) -> Any:
     fail_if_undefined(value)
+    if expression is None:
+        raise TemplateError("jmespath needs its expression: `| jmespath('items[0].id')`")
     if not isinstance(expression, str):
         raise TemplateError("jmespath: the expression must be text")
     try:

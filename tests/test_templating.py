@@ -285,6 +285,8 @@ def test_jmespath_queries_data() -> None:
     assert render("{{ trigger.body | jmespath('items[?sku].sku') }}") == ["A", "B"]
     with pytest.raises(TemplateError, match="jmespath: invalid expression"):
         render("{{ trigger.body | jmespath('items[') }}")
+    with pytest.raises(TemplateError, match=r"^jmespath needs its expression: "):
+        render("{{ trigger.body | jmespath }}")
 
 
 def test_now_is_aware_utc_and_uuid4_is_text() -> None:
