@@ -24,7 +24,8 @@ def create_app(daemon: Any) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, middlewares=[_json_errors])
     # A coroutine function, not a callable object: aiohttp wraps anything else in a
     # compatibility shim that costs a coroutine level on every webhook.
-    app.router.add_route("*", "/webhooks/{path:.+}", WebhookHandler(daemon).handle)
+    webhooks = WebhookHandler(daemon)
+    app.router.add_route("*", "/webhooks/{path:.+}", webhooks.handle, expect_handler=webhooks.expect)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz(daemon))
     app.router.add_get("/metrics", _metrics(daemon))

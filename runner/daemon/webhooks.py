@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict
 
@@ -48,6 +48,27 @@ class WebhookHandler:
         response = await self._handle(request, route, active)
         self.daemon.metrics.webhooks.inc(route.recipe.name, str(response.status))
         return response
+
+    async def expect(self, request: web.Request) -> web.StreamResponse | None:
+        """`Expect: 100-continue`: a body already announced larger than the webhook allows is
+        refused before the sender uploads it; otherwise the sender is told to go on."""
+        route = self.daemon.active.webhooks.get(request.match_info["path"].strip("/"))
+        too_large = (route is not None and request.content_length is not None
+                     and request.content_length > route.max_body
+                     and "Content-Encoding" not in request.headers)
+        if too_large:
+            assert route is not None
+            refused = error_response(413, "body-too-large",
+                                     f"the body is larger than {route.max_body} bytes")
+            refused.force_close()  # the body that may still come is not read
+            self.daemon.metrics.webhooks.inc(route.recipe.name, "413")
+            return refused
+        if request.version == HttpVersion11:
+            if request.headers.get("Expect", "").lower() != "100-continue":
+                return error_response(417, "expectation-failed", "only Expect: 100-continue is known")
+            await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            request.writer.output_size = 0  # the 100 is not the answer's start
+        return None
 
     async def _handle(
         self, request: web.Request, route: WebhookRoute, active: Active

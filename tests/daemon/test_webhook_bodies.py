@@ -180,3 +180,18 @@ def test_a_form_is_read_in_its_charset() -> None:
     form = "application/x-www-form-urlencoded; charset=iso-8859-1"
     assert parse_body(form, "iso-8859-1", b"c=%E9t%E9&d=caf\xe9") == {"c": "été", "d": "café"}
     assert parse_body("application/x-www-form-urlencoded", None, b"c=%C3%A9") == {"c": "é"}
+
+
+async def test_expect_100_continue_refuses_an_announced_oversized_body_before_it_is_sent(
+    hub: Hub, client: aiohttp.ClientSession
+) -> None:
+    headers = {"Content-Type": "text/plain"}
+    async with client.post(hub.hook("open/hook"), data=b"x" * 4096, headers=headers,
+                           expect100=True) as response:
+        assert response.status == 413
+    marker = uuid.uuid4().hex
+    async with client.post(hub.hook("open/hook"), data=marker.encode(), headers=headers,
+                           expect100=True) as response:
+        assert response.status == 202
+    (request,) = await forwarded(hub, "/open-hook", marker)
+    assert request.json()["body"] == marker
