@@ -27,6 +27,7 @@ from runner.secrets import SecretSource
 from runner.store import open_store
 
 log = logging.getLogger(__name__)
+FIRST_PRUNE_AFTER = 30.0  # seconds after start: out of the way of start-up's own work
 RELEASE_TIMEOUT = 5.0  # seconds a stopping replica tries to hand its jobs back before it exits
 
 
@@ -183,12 +184,18 @@ class Daemon:
             return False
 
     async def _prune_loop(self) -> None:
+        """Job history within both limits: a finished job goes once it is older than
+        `retention_age`, and the oldest go once there are more than `retention_count`. The first
+        check comes soon after start (a daemon redeployed more often than hourly still prunes),
+        then one every `prune_every`."""
+        wait = min(FIRST_PRUNE_AFTER, self.settings.prune_every)
         while True:
-            await asyncio.sleep(self.settings.prune_every)
+            await asyncio.sleep(wait)
+            wait = self.settings.prune_every
             try:
                 cutoff = datetime.now(UTC) - timedelta(seconds=self.settings.retention_age)
-                keep = self.settings.retention_count
-                pruned = await self.store.prune(older_than=cutoff, keep_last=keep)
+                pruned = await self.store.prune(older_than=cutoff)
+                pruned += await self.store.prune(keep_last=self.settings.retention_count)
                 if pruned:
                     log.info("pruned job history", extra={"jobs": pruned})
             except Exception:

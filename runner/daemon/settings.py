@@ -55,6 +55,7 @@ class Settings:
         s.shutdown_grace = read("RUNNER_SHUTDOWN_GRACE", parse_duration, s.shutdown_grace)
         s.retention_age = read("RUNNER_RETENTION_AGE", parse_duration, s.retention_age)
         s.retention_count = read("RUNNER_RETENTION_COUNT", _positive, s.retention_count)
+        s.prune_every = read("RUNNER_PRUNE_EVERY", _positive_duration, s.prune_every)
         s.log_format = read("RUNNER_LOG_FORMAT", _choice(LOG_FORMATS), s.log_format)
         s.log_level = read("RUNNER_LOG_LEVEL", _choice(LOG_LEVELS), s.log_level)
         s.reload = read("RUNNER_RELOAD", _flag, s.reload)
@@ -99,6 +100,13 @@ def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise ValueError(f"expected a whole number of at least 1, got {text!r}")
     return int(text)
+
+
+def _positive_duration(text: str) -> float:
+    seconds = parse_duration(text)
+    if seconds <= 0:
+        raise ValueError(f"expected a duration above 0, got {text!r}")
+    return seconds
 
 
 def _port(text: str) -> int:
