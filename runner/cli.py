@@ -92,11 +92,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the daemon: webhooks, pollers, jobs")
     serve.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
     serve.add_argument("--host", help="address to listen on (default $RUNNER_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default $RUNNER_PORT or 8080)")
+    serve.add_argument("--port", type=_port, help="port (default $RUNNER_PORT or 8080)")
     serve.add_argument("--store", help=_STORE_HELP)
-    serve.add_argument("--workers", type=int, help="jobs running at once (default 64; 0 runs none)")
+    serve.add_argument("--workers", type=_whole, help="jobs running at once (default "
+                       "$RUNNER_WORKERS or 64; 0 runs none: an accept-only replica)")
     serve.add_argument("--reload", action="store_true", help="reload when document files change")
-    serve.add_argument("--log-format", choices=("auto", "json", "text"))
+    serve.add_argument("--log-format", choices=("auto", "json", "text"),
+                       help="log lines as JSON or text (default $RUNNER_LOG_FORMAT or auto: JSON "
+                       "unless stdout is a terminal)")
     serve.set_defaults(module="serve")
 
     jobs = commands.add_parser("jobs", help="job history from the store")
@@ -163,3 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
 
+
+def _port(text: str) -> int:
+    """`--port`: checked as RUNNER_PORT is (70000 would otherwise wrap round to 4464)."""
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
+    return int(text)
+
+
+def _whole(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
+    return int(text)

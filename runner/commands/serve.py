@@ -40,7 +40,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def serve(settings: Settings) -> int:
-    daemon = Daemon(settings)
+    try:
+        daemon = Daemon(settings)
+    except StoreError as exc:  # a store URL the runner cannot use (an unknown scheme, say)
+        sys.stderr.write(f"runner: refusing to start: store: {exc}\n")
+        return 2
     configure(daemon.redactor, settings.log_format, settings.log_level)
     try:
         await daemon.start()

@@ -15,6 +15,7 @@ from runner.engine.job import new_job
 from runner.errors import StoreError
 
 MAX_LIMIT = 500
+STATUSES = ("queued", "running", "succeeded", "failed")
 
 class JobsApi:
     def __init__(self, daemon: Any) -> None:
@@ -29,8 +30,10 @@ class JobsApi:
         token = self.daemon.settings.api_token
         if not token:
             return error_response(404, "api-disabled", "the jobs API is off: set RUNNER_API_TOKEN")
-        given = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
+        # The scheme's case does not matter (RFC 9110, 11.1): `bearer` is Bearer.
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                                 token.encode()):
             return error_response(
                 401, "unauthorized", "send Authorization: Bearer <RUNNER_API_TOKEN>"
             )
@@ -44,9 +47,13 @@ class JobsApi:
             message = f"limit must be a whole number from 1 to {MAX_LIMIT}"
             return error_response(400, "bad-limit", message)
         limit = int(text)
+        status = request.query.get("status")
+        if status is not None and status not in STATUSES:
+            message = f"status must be one of: {', '.join(STATUSES)}"
+            return error_response(400, "bad-status", message)
         try:
             jobs = await self.daemon.store.list_jobs(
-                recipe=request.query.get("recipe"), status=request.query.get("status"),
+                recipe=request.query.get("recipe"), status=status,
                 limit=limit, before=request.query.get("before"),
             )
         except StoreError as exc:
@@ -67,6 +74,10 @@ class JobsApi:
         job = await self.daemon.store.get_job(request.match_info["id"])
         if job is None:
             return error_response(404, "unknown-job", f"no job {request.match_info['id']}")
+        if self.daemon.active is not None and job.recipe not in self.daemon.active.project.recipes:
+            # It would fail at once ("no longer loaded"): say so to the caller instead.
+            return error_response(409, "recipe-not-loaded", f"recipe {job.recipe} is not loaded "
+                                  "here, so its job cannot be replayed")
         replay = new_job(job.recipe, job.event, replay_of=job.id)
         await self.daemon.store.enqueue(replay)
         self.daemon.executor.wake()

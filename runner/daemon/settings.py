@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from runner.durations import parse_duration
+from runner.durations import parse_duration, parse_size
 
 DEFAULT_STORE = "sqlite:///runner.db"
 LOG_FORMATS = ("auto", "json", "text")
@@ -56,6 +56,10 @@ class Settings:
         s.retention_age = read("RUNNER_RETENTION_AGE", parse_duration, s.retention_age)
         s.retention_count = read("RUNNER_RETENTION_COUNT", _positive, s.retention_count)
         s.prune_every = read("RUNNER_PRUNE_EVERY", _positive_duration, s.prune_every)
+        # Read where they apply (the templates, the recorder); checked here so that a bad value
+        # stops the daemon at start as every other variable's does.
+        read("RUNNER_MAX_RENDER", parse_size, None)
+        read("RUNNER_BODY_LIMIT", parse_size, None)
         s.log_format = read("RUNNER_LOG_FORMAT", _choice(LOG_FORMATS), s.log_format)
         s.log_level = read("RUNNER_LOG_LEVEL", _choice(LOG_LEVELS), s.log_level)
         s.reload = read("RUNNER_RELOAD", _flag, s.reload)

@@ -136,6 +136,13 @@ async def test_jobs_api_lists_shows_and_replays(hub: Hub, client: aiohttp.Client
         assert response.status == 404
     async with client.get(f"{hub.url}/api/jobs", params={"limit": "0"}, headers=AUTH) as response:
         assert response.status == 400
+    async with client.get(f"{hub.url}/api/jobs", params={"status": "done"}, headers=AUTH) as response:
+        assert response.status == 400
+        assert (await response.json())["error"]["code"] == "bad-status"
+    # The scheme's case does not matter (RFC 9110): `bearer` is Bearer.
+    lower = {"Authorization": "bearer " + AUTH["Authorization"].split(" ", 1)[1]}
+    async with client.get(f"{hub.url}/api/jobs/{job_id}", headers=lower) as response:
+        assert response.status == 200
 
 
 async def test_jobs_command_lists_shows_and_replays_from_the_same_store(

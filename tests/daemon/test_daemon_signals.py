@@ -214,3 +214,22 @@ def test_port_0_listens_where_the_system_chose_and_logs_that_port(
     with urllib.request.urlopen(url + "/healthz", timeout=5) as answer:
         assert answer.status == 200
     assert daemon.stop() == 0
+
+
+def test_replaying_a_job_of_a_recipe_no_longer_loaded_is_refused(
+    tmp_path: Path, sink: Sink, daemons: Daemons
+) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write(folder / "sink.yaml", CONNECTION, SINK=sink.url)
+    write(folder / "alpha.yaml", HOOK, NAME="alpha")
+    daemon = daemons([folder], env={"RUNNER_API_TOKEN": "api-token-1"}).start()
+    job_id = post(daemon, "alpha", 1)[1]["job_id"]
+    (folder / "alpha.yaml").unlink()
+    daemon.signal(signal.SIGHUP)
+    wait_for(lambda: logged(daemon, "documents reloaded"), 10, "the reload")
+    status, body = http("POST", f"{daemon.url}/api/jobs/{job_id}/replay", b"",
+                        {"Authorization": "Bearer api-token-1"})
+    assert status == 409
+    assert json.loads(body)["error"]["code"] == "recipe-not-loaded"
+    assert daemon.stop() == 0
