@@ -130,8 +130,11 @@ class SQLiteStore(Store):
             await writer.stop()
 
     async def ping(self) -> bool:
+        """Through the writer: a store that can be read but not written (another process holds
+        the file's write lock) cannot take webhooks, so it is not ready. The caller bounds the
+        wait; a lock makes this wait for SQLite's busy timeout."""
         try:
-            return bool(await self._read(ops.fetchone("SELECT 1"), "ping") == (1,))
+            return bool(await self._relaxed(ops.fetchone("SELECT 1"), "ping") == (1,))
         except Exception:  # noqa: BLE001 -- readiness is a yes or no
             return False
 

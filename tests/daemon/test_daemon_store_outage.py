@@ -3,13 +3,14 @@ job goes on, its end is stored once the lock is gone, and nothing is sent twice 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.daemon.conftest import DaemonProcess, wait_for, write
+from tests.daemon.conftest import DaemonProcess, http, wait_for, write
 from tests.daemon.gate import Gate
 from tests.daemon.test_daemon_fencing import RECIPE, Daemons, messages, post
 
@@ -61,4 +62,23 @@ def test_a_job_outlives_a_locked_store_and_is_recorded_once_it_is_free(
 
     again = post(daemon, 2)  # the daemon goes on working
     wait_for(lambda: daemon.job(again)["status"] == "succeeded", 10, "the next job")
+    assert daemon.stop() == 0
+
+
+def test_readyz_says_not_ready_while_the_store_cannot_be_written(
+    tmp_path: Path, gate: Gate, daemons: Daemons
+) -> None:
+    """Reads still work in WAL mode while another process holds the write lock, but webhooks
+    cannot be stored: a load balancer must stop sending them here."""
+    daemon = locked_daemon(tmp_path, gate, daemons)
+    assert http("GET", f"{daemon.url}/readyz")[0] == 200
+    lock = sqlite3.connect(daemon.workdir / "runner.db", timeout=10, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        status, body = http("GET", f"{daemon.url}/readyz", timeout=10)
+        assert status == 503 and json.loads(body)["store"] is False
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    wait_for(lambda: http("GET", f"{daemon.url}/readyz")[0] == 200, 10, "ready again")
     assert daemon.stop() == 0
