@@ -3,6 +3,11 @@
 `POST /demo/echo/<anything>` answers with what it received; `GET /demo/items` lists records that
 change over time (a new item every minute, and item 1 updated every two minutes), so the bundled
 poller has new and updated records to emit with no outside service.
+
+The items are a function of the wall clock, counted from the start of the current UTC day, not
+of when the daemon started: a restart finds the same items with the same `updated` values, so
+the bundled poller emits nothing twice (its promise). At midnight the list starts over, which
+the poller sees as updates: the demo's one daily burst.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ from aiohttp import web
 
 NEW_ITEM_EVERY = 60
 UPDATE_EVERY = 120
+DAY = 86400
 
 
 class DemoApi:
     def __init__(self, clock: Any = time.time) -> None:
         self.clock = clock
-        self.started = clock()
         self.received: list[dict[str, Any]] = []
 
     def add_routes(self, app: web.Application) -> None:
@@ -38,11 +43,12 @@ class DemoApi:
         return web.json_response(entry, status=201 if request.method == "POST" else 200)
 
     async def items(self, request: web.Request) -> web.Response:
-        elapsed = int(self.clock() - self.started)
+        now = int(self.clock())
+        day = now - now % DAY
+        elapsed = now - day
         count = 3 + elapsed // NEW_ITEM_EVERY
         items: list[dict[str, Any]] = [
-            {"id": i, "title": f"Demo item {i}",
-             "updated": self._updated(i, elapsed)}
+            {"id": i, "title": f"Demo item {i}", "updated": _updated(day, i, elapsed)}
             for i in range(1, count + 1)
         ]
         since = request.query.get("since")
@@ -51,8 +57,8 @@ class DemoApi:
         items.sort(key=lambda item: (int(item["updated"]), int(item["id"])))
         return web.json_response({"items": items})
 
-    def _updated(self, item: int, elapsed: int) -> int:
-        created = int(self.started) + max(0, item - 3) * NEW_ITEM_EVERY
-        if item == 1:
-            return int(self.started) + (elapsed // UPDATE_EVERY) * UPDATE_EVERY
-        return created
+
+def _updated(day: int, item: int, elapsed: int) -> int:
+    if item == 1:
+        return day + (elapsed // UPDATE_EVERY) * UPDATE_EVERY
+    return day + max(0, item - 3) * NEW_ITEM_EVERY
