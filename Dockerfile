@@ -21,7 +21,7 @@ USER runner
 VOLUME ["/data"]
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s \
-    CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2).status != 200)"
+    CMD python -c "import os,urllib.request,sys; port=os.environ.get('RUNNER_PORT') or '8080'; sys.exit(urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2).status != 200)"
 
 # Exec form, so SIGTERM reaches runner (which drains running jobs) rather than a shell.
 ENTRYPOINT ["runner", "serve"]
