@@ -144,7 +144,9 @@ def undefined_message(undefined: PathUndefined, names: Iterable[str]) -> str:
     parent = undefined._undefined_obj
     if parent is missing:
         return f"{path} is undefined; available names: {', '.join(sorted(names)) or 'none'}"
-    where = undefined.parent_path or "its parent"
+    # Without a path the lookup came from inside a filter (`map(attribute='x')`, `sort`): the
+    # value it was made on is one the filter was walking.
+    where = undefined.parent_path or "the value it was looked up on (inside a filter)"
     message = f"{path} is undefined; {where} {_describe(parent)}"
     if isinstance(parent, Mapping) and name in _MAPPING_METHODS:
         message += f" (.{name} is the key {name!r}: use filters such as | items, not methods)"

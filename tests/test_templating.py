@@ -489,3 +489,10 @@ def test_printf_and_format_show_headers_as_data_not_internals() -> None:
     for source in ("{{ '%s' % trigger }}", "{{ '{0}'.format(trigger) }}"):
         shown = render(source, {"trigger": trigger})
         assert shown == "{'headers': {'X-A': '1'}}"
+
+
+def test_an_undefined_attribute_met_inside_a_filter_says_where_it_was_looked_up() -> None:
+    with pytest.raises(UndefinedError) as caught:
+        render("{{ trigger.body['items'] | map(attribute='nope') | list }}")
+    assert str(caught.value) == ("nope is undefined; the value it was looked up on (inside a "
+                                 "filter) has keys: sku")
