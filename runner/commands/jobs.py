@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(url: str, args: argparse.Namespace) -> int:
     _require_existing_file(url)
+    await _require_existing_schema(url)
     store = open_store(url)
     await store.open()
     try:
@@ -93,3 +94,29 @@ def _require_existing_file(url: str) -> None:
     if path != MEMORY and not os.path.exists(path):
         raise StoreError(f"there is no job store at {path} (check --store or RUNNER_STORE; "
                          "`runner serve` creates it on its first start)")
+
+
+async def _require_existing_schema(url: str) -> None:
+    """The same for PostgreSQL: opening a store creates its schema, so a mistyped `?schema=`
+    would otherwise be created, empty, and listed as "no jobs"."""
+    if not url.lower().startswith(("postgresql:", "postgres:")):
+        return
+    import asyncpg
+
+    from runner.store.postgres_conn import CONNECT_TIMEOUT, DB_ERRORS, db_error, settings_from_url
+
+    settings = settings_from_url(url)
+    try:
+        conn = await asyncpg.connect(settings.dsn, timeout=CONNECT_TIMEOUT)
+        try:
+            found = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.tables "
+                "WHERE table_schema = $1 AND table_name = 'jobs')", settings.schema)
+        finally:
+            await conn.close()
+    except DB_ERRORS as exc:
+        raise db_error(f"opening {settings.target}", exc) from exc
+    if not found:
+        raise StoreError(f"there is no job store in schema {settings.schema} of "
+                         f"{settings.target} (check --store or RUNNER_STORE; `runner serve` "
+                         "creates it on its first start)")

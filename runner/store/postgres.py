@@ -44,6 +44,7 @@ from runner.store.base import (
 )
 from runner.store.encoding import aware, dumps, job_name, now_iso, step_rows
 from runner.store.postgres_conn import (
+    CONNECT_TIMEOUT,
     DB_ERRORS,
     PostgresSettings,
     db_error,
@@ -87,6 +88,7 @@ class PostgresStore(Store):
                 max_size=self.settings.pool_max,
                 server_settings={"search_path": f'"{self.settings.schema}"'},
                 reset=keep_session,
+                timeout=CONNECT_TIMEOUT,
             )
         except DB_ERRORS as exc:
             raise db_error(f"opening {target}", exc) from exc

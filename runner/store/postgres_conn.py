@@ -18,6 +18,9 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _OPTIONS = ("schema", "pool_min", "pool_max")
 # What the driver raises when the server refuses or cannot be reached; others are bugs.
 DB_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+# Seconds to open a connection: a database that drops packets would otherwise hold a webhook
+# for asyncpg's 60 s default, longer than senders wait (GitHub: 10 s), before its 503.
+CONNECT_TIMEOUT = 5.0
 # Errors of a database that is away or overloaded for now, not of the statement or the data:
 # connection failures, shutdowns and cancels, full disks and too many clients, serialization
 # failures and deadlocks, a read-only standby.
@@ -31,7 +34,11 @@ _UNAVAILABLE = (
 def db_error(what: str, exc: BaseException) -> StoreError:
     """The StoreError for a driver error: `StoreUnavailable` when trying again may succeed."""
     kind = StoreUnavailable if isinstance(exc, _UNAVAILABLE) else StoreError
-    return kind(f"{what}: {exc}")
+    reason = str(exc).strip()
+    if not reason:  # a timeout says nothing of itself
+        reason = ("the database did not answer in time" if isinstance(exc, TimeoutError)
+                  else type(exc).__name__)
+    return kind(f"{what}: {reason}")
 
 
 @dataclass(frozen=True)

@@ -252,3 +252,50 @@ async def test_replicas_receiving_one_delivery_twice_start_one_job(url: str) -> 
         assert len({job_id for job_id, _ in results}) == 1
         assert sum(created for _, created in results) == 1
         assert await one.queue_depth() == 1
+
+
+async def test_a_server_that_accepts_but_never_answers_fails_in_seconds_saying_so(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A database behind a network that drops packets: opening (and so a webhook's enqueue
+    that needs a new connection) gives up after the connect timeout, and says why."""
+    import runner.store.postgres as postgres
+
+    monkeypatch.setattr(postgres, "CONNECT_TIMEOUT", 0.5)
+    silent: list[asyncio.StreamWriter] = []
+
+    async def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        silent.append(writer)  # kept open, never answered
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = open_store(f"postgresql://u@127.0.0.1:{port}/db")
+    started = asyncio.get_running_loop().time()
+    try:
+        with pytest.raises(StoreError) as caught:
+            await store.open()
+    finally:
+        server.close()
+        for writer in silent:
+            writer.close()
+    assert asyncio.get_running_loop().time() - started < 5
+    assert str(caught.value).endswith(": the database did not answer in time")
+
+
+@needs_server
+async def test_jobs_commands_do_not_create_a_mistyped_schema(
+    url: str, schema: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import argparse
+
+    from runner.commands.jobs import _run as jobs_run
+
+    args = argparse.Namespace(action="list", recipe=None, status=None, limit=20, format="text")
+    with pytest.raises(StoreError, match=f"there is no job store in schema {schema} of "):
+        await jobs_run(url, args)
+    assert await raw(POSTGRES or "", "SELECT 1 FROM information_schema.schemata "
+                     "WHERE schema_name = $1", schema) == []
+    store = open_store(url)  # once `runner serve` has created it, it lists
+    await store.open()
+    await store.close()
+    assert await jobs_run(url, args) == 0
