@@ -237,7 +237,14 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     """Pydantic's error location without the union/discriminator tags it adds."""
     path: list[str | int] = []
     current = data
+    tagged: set[int] = set()  # mappings whose discriminator tag was met already
     for part in loc:
+        if (isinstance(current, dict) and current.get("type") == part and id(current) not in tagged
+                and part != loc[-1]):
+            # The tag of a union chosen by `type` comes first, even when the mapping also has
+            # a key of that name (webhook auth `type: header` has a `header` key).
+            tagged.add(id(current))
+            continue
         if isinstance(current, dict) and part in current:
             path.append(part)
             current = current[part]

@@ -42,3 +42,15 @@ def test_response_status_is_a_number_or_a_template(status: str) -> None:
 def test_a_fixed_response_status_must_be_a_status_code(status: str) -> None:
     (problem,) = problems(status=status)
     assert "is not an HTTP status code (100-599)" in problem
+
+
+def test_header_auth_errors_name_the_right_keys_though_the_type_is_also_a_key() -> None:
+    from runner.recipe.loader import load_text
+
+    text = ("kind: recipe\nname: w\ntrigger:\n  webhook:\n"
+            "    auth: {type: header, header: X-Token, secret: abc}\nsteps: []\n")
+    assert [str(d) for d in load_text(text, "w.yaml").diagnostics] == [
+        "w.yaml:5:11: missing required key 'value' in trigger.webhook.auth",
+        "w.yaml:5:43: unknown key 'secret' in trigger.webhook.auth; expected one of: type, "
+        "header, value",
+    ]
