@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from runner.clock import utc_now_iso
 from runner.daemon.active import Active
@@ -32,6 +32,14 @@ from runner.recipe.compile import Recipe
 from runner.store.base import DEFAULT_LEASE, DEFAULT_OWNER, LeaseLost, Store
 
 log = logging.getLogger(__name__)
+
+
+class Finished(NamedTuple):
+    """What a waiter for a job gets: its final record, and the step outputs as the steps saw
+    them (whole bodies, real values) when this process ran every step, else None."""
+
+    job: JobRecord
+    views: dict[str, Any] | None
 IDLE_POLL = 1.0  # seconds between store checks when nothing woke the pool
 FOLLOW_EVERY = 0.2  # seconds between store reads while a sync webhook waits on a shared store
 OUTCOME_RETRY_AT_STOP = 5.0  # seconds a stop waits for the store to take pending outcomes
@@ -51,9 +59,9 @@ class Executor:
         self.running: dict[str, asyncio.Task[None]] = {}
         # Read when /metrics is scraped, rather than set on every job's start and end.
         metrics.running.set_function(lambda: len(self.running))
-        self.waiters: dict[str, asyncio.Future[JobRecord]] = {}
-        # Step outputs as the steps of a job someone waits for saw them (see `run_job`), taken
-        # by the waiting sync webhook to render its response.
+        self.waiters: dict[str, asyncio.Future[Finished]] = {}
+        # Step outputs as the steps of a job someone waits for saw them (see `run_job`), while
+        # it runs: handed to its waiter with the record, for a sync webhook's response.
         self.views: dict[str, dict[str, Any]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
@@ -99,8 +107,9 @@ class Executor:
         if len(self.running) + self._reserved < self.workers:
             self._wake.set()
 
-    def waiter(self, job_id: str) -> asyncio.Future[JobRecord]:
-        """A future resolved with the job's final record when this process finishes it."""
+    def waiter(self, job_id: str) -> asyncio.Future[Finished]:
+        """A future resolved with the job's final record when it finishes, and the views its
+        steps saw when this process ran them all (None when the record came from the store)."""
         future = self.waiters.get(job_id)
         if future is None:
             future = asyncio.get_running_loop().create_future()
@@ -110,7 +119,7 @@ class Executor:
                 future.add_done_callback(lambda _: task.cancel())
         return future
 
-    async def _follow(self, job_id: str, future: asyncio.Future[JobRecord]) -> None:
+    async def _follow(self, job_id: str, future: asyncio.Future[Finished]) -> None:
         """Resolves `future` when the store shows the job finished, whoever ran it."""
         while not future.done():
             await asyncio.sleep(FOLLOW_EVERY)
@@ -120,7 +129,7 @@ class Executor:
                 continue
             if job is not None and job.status in ("succeeded", "failed") and not future.done():
                 self.waiters.pop(job_id, None)
-                future.set_result(job)
+                future.set_result(Finished(job, None))
 
     async def run(self) -> None:
         while not self._stopping:
@@ -188,12 +197,11 @@ class Executor:
         finally:
             self._unlogged.pop(job.id, None)
             self.running.pop(job.id, None)
+            views = self.views.pop(job.id, None)  # whatever the way out: nothing kept
             if self._maybe_queued or self.store.multi_process:
                 self._wake.set()  # a worker is free: claim what waits
         if recorded:
-            self._report(job, extra)
-        else:
-            self.views.pop(job.id, None)
+            self._report(job, extra, views)
 
     async def _store_outcome(self, job: JobRecord) -> None:
         """`finish`; when the store is unavailable for a while, the outcome waits in `pending`
@@ -265,16 +273,16 @@ class Executor:
             log.exception("could not record the job's failure", extra={"job": job.id})
         return True
 
-    def _report(self, job: JobRecord, extra: dict[str, str]) -> None:
+    def _report(
+        self, job: JobRecord, extra: dict[str, str], views: dict[str, Any] | None = None
+    ) -> None:
         self.metrics.jobs.inc(job.recipe, job.status)
         level = logging.INFO if job.status == "succeeded" else logging.WARNING
         fields = {**extra, "status": job.status, "error": job.error, "steps": len(job.steps)}
         log_fields(log, level, f"job {job.status}", fields)
         future = self.waiters.pop(job.id, None)
         if future is not None and not future.done():
-            future.set_result(job)  # the waiter takes the job's views
-        else:
-            self.views.pop(job.id, None)
+            future.set_result(Finished(job, views))
 
     async def maintain(self) -> None:
         """Renews this replica's leases; on a shared store, requeues jobs of replicas that died."""

@@ -144,8 +144,7 @@ class WebhookHandler:
             executor.wake()
         if waiter is None:
             return _json({"job_id": job_id, "status": "queued"}, 202)
-        return await _sync_response(route, active, job_id, waiter, hook.spec.timeout,
-                                    executor.views)
+        return await _sync_response(route, active, job_id, waiter, hook.spec.timeout)
 
 
     async def _store(self, job: Any, dedup: str | None, concurrency: int) -> tuple[str, bool, bool]:
@@ -227,8 +226,7 @@ def _dedup_key(template: Any, active: Active, recipe: Any, job: Any) -> str | No
 
 
 async def _sync_response(
-    route: WebhookRoute, active: Active, job_id: str, waiter: asyncio.Future[Any], timeout: float,
-    views: dict[str, dict[str, Any]],
+    route: WebhookRoute, active: Active, job_id: str, waiter: asyncio.Future[Any], timeout: float
 ) -> web.Response:
     # The waiter is this request's own future (the job runs in its task, which a cancelled wait
     # leaves running), so it is awaited directly: no shield, no `wait_for` task per request, and
@@ -236,7 +234,7 @@ async def _sync_response(
     # scope per request).
     timer = asyncio.get_running_loop().call_later(timeout, _expire, waiter)
     try:
-        job = await waiter
+        job, steps = await waiter  # steps: the outputs as the steps saw them (whole, real)
     except TimeoutError:
         message = f"the job did not finish within {timeout:g}s; it goes on"
         return error_response(504, "job-timeout", message, job_id=job_id)
@@ -248,7 +246,6 @@ async def _sync_response(
                               "it resumes when the runner starts again", job_id=job_id)
     finally:
         timer.cancel()
-    steps = views.pop(job_id, None)  # as the steps saw them: whole bodies, real values
     if job.status != "succeeded":
         return error_response(502, "job-failed", job.error or "the job failed", job_id=job_id)
     hook = route.recipe.webhook

@@ -107,7 +107,7 @@ async def test_jobs_started_at_enqueue_cost_no_claim_when_nothing_is_queued(pool
         assert created and claimed
         executor.start_claimed(job)
         assert running_gauge(executor) == 1
-        assert (await asyncio.wait_for(waiter, 10)).status == "succeeded"
+        assert (await asyncio.wait_for(waiter, 10)).job.status == "succeeded"
     assert len(pool.sink.requests) == 10
     await wait_until(lambda: not executor.running)
     assert running_gauge(executor) == 0
@@ -137,3 +137,22 @@ async def test_a_queue_behind_concurrency_one_drains_without_waiting_for_the_pol
     executor.start_claimed(job)
     await asyncio.wait_for(waiter, 10)
     assert pool.claims == claims
+
+
+async def test_a_waiter_nobody_reads_leaves_nothing_behind(pool: Pool) -> None:
+    """A sync webhook whose client went away: its job still runs and reports, and the views of
+    its steps (kept for the response) go with it, not into a dict that grows."""
+    executor, store = pool.executor, pool.executor.store
+    await wait_until(lambda: pool.claims >= 1 and executor._idle.is_set())
+    waiters = []
+    for n in range(5):
+        job = new_job("fast", {"body": {"n": n}})
+        waiters.append(executor.waiter(job.id))  # registered, never awaited
+        assert executor.reserve()
+        await store.enqueue_claimed(job, concurrency=8, owner=executor.owner)
+        executor.start_claimed(job)
+    await wait_until(lambda: all(w.done() for w in waiters))
+    await wait_until(lambda: not executor.running)
+    assert executor.views == {} and executor.waiters == {}
+    finished = waiters[0].result()
+    assert finished.job.status == "succeeded" and finished.views is not None
