@@ -69,21 +69,34 @@ class Headers(Mapping[str, str]):
         return repr(self.to_dict())
 
 
-def join_url(base_url: str | None, url: Any, where: str) -> URL:
+def join_url(base_url: str | None, url: Any, where: str, absolute_ok: bool = True) -> URL:
     """An absolute URL: `url` itself, or appended to the connection's base_url.
 
     `base_url: https://api.example.com/v3` with `url: /venues/` is `.../v3/venues/`: appended,
     as users of Workato and n8n expect, not resolved as a browser would (which drops `/v3`).
+
+    With a base_url (a connection), a URL the recipe writes as a path must stay under it: data
+    rendered into `/items/{{ trigger.body.id }}` can neither make it absolute (the connection's
+    credentials would go to that host) nor climb out of base_url's path with `..`.
     """
     if not isinstance(url, str):
         shown = "null" if url is None else type(url).__name__
         raise StepError(f"{where}: url must render to text, got {shown}")
     text = url.strip()
-    if text.startswith(("http://", "https://")):
+    if text.lower().startswith(("http://", "https://")):
+        if base_url and not absolute_ok:
+            raise StepError(f"{where}: url is written as a path but renders to an absolute URL; "
+                            "a URL leaving base_url must have its scheme and host written in the "
+                            "recipe (the connection's credentials go with it)")
         return URL(text, encoded=False)
     if not base_url:
         raise StepError(f"{where}: url '{text}' is relative and there is no base_url to join it to")
-    return URL(base_url.rstrip("/") + "/" + text.lstrip("/"))
+    joined = URL(base_url.rstrip("/") + "/" + text.lstrip("/"))
+    prefix = URL(base_url).path.rstrip("/")
+    if prefix and joined.path != prefix and not joined.path.startswith(prefix + "/"):
+        raise StepError(f"{where}: url leaves base_url's path {prefix} (a '..' in it, maybe from "
+                        "data)")
+    return joined
 
 
 def query_pairs(*groups: Mapping[str, Any] | None) -> list[tuple[str, str]]:

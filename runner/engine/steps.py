@@ -65,7 +65,8 @@ def render_request(
     try:
         conn, client = runtime.connection(template.connection)
         base_url = conn.base_url if conn else None
-        url = join_url(base_url, render_tree(template.url, context), "the request")
+        url = join_url(base_url, render_tree(template.url, context), "the request",
+                       template.absolute_ok)
         params = query_pairs(conn.params if conn else None,
                              _mapping(render_tree(template.params, context), "params"))
         headers = header_values(conn.headers if conn else None,

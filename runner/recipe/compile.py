@@ -42,6 +42,24 @@ class RequestTemplate:
     expect: frozenset[int] | None
     timeout: float | None
     connection: str | None
+    # Whether the URL may render to an absolute one with a connection: only when the recipe
+    # itself writes the scheme, or starts it with its own `vars`/`secrets`. A URL written as a
+    # path must stay under base_url, or data could send the connection's credentials elsewhere.
+    absolute_ok: bool = True
+
+
+# Names whose values the recipe's author controls (unlike `trigger` and `steps`: data).
+_AUTHORED = frozenset({"vars", "secrets", "recipe"})
+
+
+def _absolute_ok(url: str) -> bool:
+    text = url.strip()
+    if text.lower().startswith(("http://", "https://")):
+        return True
+    if not text.startswith("{{"):
+        return False
+    head = compile_template(text[: text.find("}}") + 2]) if "}}" in text else None
+    return head is not None and all(ref.root in _AUTHORED for ref in head.references)
 
 
 @dataclass(frozen=True)
@@ -156,6 +174,7 @@ def compile_request(spec: RequestFields, connection: str | None) -> RequestTempl
         expect=None if spec.expect is None else frozenset(spec.expect),
         timeout=spec.timeout,
         connection=connection,
+        absolute_ok=_absolute_ok(spec.url),
     )
 
 
