@@ -54,6 +54,7 @@ def _encoded_forms(value: str) -> set[str]:
         quote(value, safe=_PATH_SAFE),
         _in_json(value),
         json.dumps(value)[1:-1],
+        _in_json(_in_json(value)),  # JSON text holding JSON text (an API echoing a request body)
     }
 
 

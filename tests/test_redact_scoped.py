@@ -62,3 +62,12 @@ def test_cookies_a_response_sets_are_recorded_by_value() -> None:
     redactor.add_set_cookies(CIMultiDict([("Set-Cookie", "sid=abc-123; Path=/; HttpOnly"),
                                           ("Set-Cookie", 'pref="quoted-val"'), ("X-A", "b")]))
     assert redactor.redact_text("sid=abc-123 pref=quoted-val") == "sid=*** pref=***"
+
+
+def test_a_secret_echoed_inside_a_json_body_held_as_text_is_hidden() -> None:
+    secret = 's3cr3t"<&>/val\\\\ue'
+    redactor = Redactor([secret])
+    sent = json.dumps({"raw": secret})  # the request body
+    echoed = json.dumps({"body": sent})  # an API answering with it as a string, as text
+    assert secret not in redactor.redact_text(echoed) and "***" in redactor.redact_text(echoed)
+    assert json.dumps(secret)[1:-1] not in redactor.redact_text(echoed)

@@ -7,13 +7,12 @@ import json
 import sys
 from dataclasses import replace
 
-from runner.errors import Diagnostic, RunnerError, TemplateError
+from runner.errors import Diagnostic
 from runner.recipe.lint import lint
 from runner.recipe.loader import LoadResult, PathNotFound, load_paths
-from runner.recipe.rawcheck import template_strings
+from runner.recipe.secret_refs import hide_named_secrets
 from runner.redact import Redactor
-from runner.secrets import SecretSource, is_valid_name
-from runner.templating import references
+from runner.secrets import SecretSource
 
 
 def check(paths: list[str] | None, strict: bool = False) -> tuple[LoadResult, list[Diagnostic]]:
@@ -32,29 +31,9 @@ def check(paths: list[str] | None, strict: bool = False) -> tuple[LoadResult, li
 
 def _secrets_redactor(result: LoadResult) -> Redactor:
     """A redactor of the values of every provided secret the documents name."""
-    source, redactor = SecretSource(), Redactor()
-    for name in sorted(_secret_names(result)):
-        try:
-            value = source.get(name) if is_valid_name(name) else None
-        except RunnerError:  # a file that cannot be read: nothing of it can be quoted
-            continue
-        if value:
-            redactor.add(value)
+    redactor = Redactor()
+    hide_named_secrets(result, SecretSource(), redactor)
     return redactor
-
-
-def _secret_names(result: LoadResult) -> set[str]:
-    names: set[str] = set()
-    for doc in result.sources:
-        for _, text in template_strings(doc.data):
-            if "secrets" not in text:
-                continue
-            try:
-                refs = references(text)
-            except TemplateError:  # reported as a syntax error already
-                continue
-            names.update(str(r.path[0]) for r in refs if r.root == "secrets" and r.path)
-    return names
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from runner.errors import Diagnostic, DocumentError, RunnerError
 from runner.recipe.compile import Project, Recipe, compile_project
 from runner.recipe.lint import lint
 from runner.recipe.loader import load_paths
+from runner.recipe.secret_refs import hide_named_secrets
 from runner.redact import Redactor
 from runner.secrets import SecretSource
 from runner.templating import render_tree
@@ -52,6 +53,7 @@ def load_active(
     if errors:
         raise DocumentError(errors)
     project = compile_project(result, diagnostics)
+    hide_named_secrets(result, secrets, redactor)  # before the first event is stored
     runtime = build_runtime(project, secrets, redactor, auth_factory=auth_factory)
     webhooks = {}
     for recipe in project.recipes.values():

@@ -231,8 +231,10 @@ class ConnectionClient:
         auth_params: list[tuple[str, str]] = []
         await self.settings.auth.apply(auth_headers, auth_params)
         url, origin = request.url, request.url.origin()
+        left_origin = False  # once a redirect leaves the origin, credentials stay behind
         for hop in range(MAX_REDIRECTS + 1):
-            if url.origin() != origin:  # credentials never follow to another origin
+            left_origin = left_origin or url.origin() != origin
+            if left_origin:  # not even when another origin sends the chain back (A -> B -> A)
                 headers, params = self._without_credentials(request.headers), []
             else:
                 headers = CIMultiDict(request.headers)

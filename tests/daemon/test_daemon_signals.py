@@ -45,7 +45,7 @@ steps:
 Daemons = Callable[..., DaemonProcess]
 
 
-def post(daemon: DaemonProcess, path: str, n: int) -> tuple[int, dict[str, Any]]:
+def post(daemon: DaemonProcess, path: str, n: object) -> tuple[int, dict[str, Any]]:
     status, body = http(
         "POST",
         f"{daemon.url}/webhooks/{path}",
@@ -232,4 +232,20 @@ def test_replaying_a_job_of_a_recipe_no_longer_loaded_is_refused(
                         {"Authorization": "Bearer api-token-1"})
     assert status == 409
     assert json.loads(body)["error"]["code"] == "recipe-not-loaded"
+    assert daemon.stop() == 0
+
+
+def test_the_first_event_after_start_already_hides_the_secrets_the_documents_name(
+    tmp_path: Path, sink: Sink, daemons: Daemons
+) -> None:
+    recipe = HOOK.replace('json: {n: "{{ trigger.body.n }}"}',
+                          'json: {n: "{{ trigger.body.n }}"}, headers: {X-T: "{{ secrets.STEP_TOKEN }}"}')
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    write(folder / "sink.yaml", CONNECTION, SINK=sink.url)
+    write(folder / "hook.yaml", recipe, NAME="alpha")
+    daemon = daemons([folder], env={"STEP_TOKEN": "step-token-4a9e"}).start()
+    job_id = post(daemon, "alpha", "the token is step-token-4a9e")[1]["job_id"]  # the first event
+    wait_for(lambda: daemon.job(job_id)["status"] == "succeeded", 10, "the job")
+    assert daemon.job(job_id)["event"]["body"] == {"n": "the token is ***"}
     assert daemon.stop() == 0

@@ -195,3 +195,13 @@ async def test_expect_100_continue_refuses_an_announced_oversized_body_before_it
         assert response.status == 202
     (request,) = await forwarded(hub, "/open-hook", marker)
     assert request.json()["body"] == marker
+
+
+@pytest.mark.parametrize("charset", ["punycode", "hex_codec", "zlib_codec", "no-such-charset"])
+def test_a_charset_that_is_not_text_or_costs_quadratic_time_is_read_as_utf8(charset: str) -> None:
+    import time
+
+    body = b"x" * 200_000 + b"-" + b"a" * 199_999
+    started = time.monotonic()
+    assert parse_body(f"text/plain; charset={charset}", charset, body) == body.decode()
+    assert time.monotonic() - started < 1  # punycode's decoder would take seconds

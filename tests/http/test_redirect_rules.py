@@ -104,3 +104,28 @@ async def test_the_client_redacts_the_refused_redirect_itself(sink):
     assert exchange.refused and exchange.status is None
     assert exchange.error == (f"redirect from {sink.url}/a?k=*** to javascript:alert(1) refused: "
                               "only http and https redirects are followed")
+
+
+async def test_credentials_dropped_at_another_origin_stay_dropped_when_it_redirects_back(
+    sink, make_project, run_recipe
+):
+    from aiohttp import web
+
+    from tests.support.servers import serve_app
+
+    async def bounce(request: web.Request) -> web.Response:  # origin B picks a path on A
+        raise web.HTTPFound(f"{sink.url}/chosen-by-b?x=1")
+
+    app = web.Application()
+    app.router.add_get("/b", bounce)
+    async with serve_app(app) as other:
+        sink.recorder.script("/a", Reply(302, headers={"Location": f"{other}/b"}))
+        project = make_project(docs(sink.url, """
+  - id: go
+    request: {connection: api, url: /a}
+""", 'auth: {type: basic, username: u, password: "{{ secrets.PW }}"}'))
+        job = await run_recipe(project, "r", env={"PW": "pw-back-123"})
+    assert job.status == "succeeded", job.error
+    [chosen] = sink.recorder.for_path("/chosen-by-b")
+    assert "Authorization" not in chosen.headers
+    assert "Authorization" in sink.recorder.for_path("/a")[0].headers
