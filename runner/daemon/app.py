@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 
 from runner.daemon.api import JobsApi
 from runner.daemon.http_errors import error_response
@@ -51,6 +52,12 @@ async def _json_errors(request: web.Request, handler: Any) -> web.StreamResponse
             if name in exc.headers:
                 response.headers[name] = exc.headers[name]
         return response
+    except (ConnectionResetError, RequestPayloadError) as exc:
+        # The client went away mid-request (or sent a body that cannot be read): its doing,
+        # not the runner's, so no error-level traceback that would page someone.
+        log.info("client went away mid-request", extra={"path": request.path,
+                                                         "reason": f"{type(exc).__name__}: {exc}"})
+        return error_response(400, "bad-request", "the request could not be read")
     except Exception:
         log.exception("request failed", extra={"path": request.path})
         return error_response(500, "internal-error", "the request failed; see the runner's log")

@@ -68,6 +68,8 @@ def describe(exc: aiohttp.ClientError) -> str:
         return "no response: the server closed the connection without answering"
     if isinstance(exc, aiohttp.ClientHttpProxyError):
         return f"the proxy refused the request: {exc.status} {exc.message}"
+    if isinstance(exc, aiohttp.ClientResponseError):  # a status line or header that is not HTTP
+        return f"no response: the answer is not valid HTTP ({' '.join(str(exc.message).split())[:120]})"
     if isinstance(exc, aiohttp.ClientOSError):
         return f"no response: {_os_reason(exc)}"
     if isinstance(exc, aiohttp.ClientPayloadError):

@@ -252,3 +252,27 @@ async def test_a_401_is_answered_by_one_refresh_and_one_more_try(sink):
     assert exchange.status == 401 and auth.refreshes == 1
     assert [r.headers["Authorization"] for r in sink.recorder.requests] == ["Bearer old",
                                                                            "Bearer new"]
+
+
+async def test_an_answer_that_is_not_http_says_so_and_is_not_a_connection_failure(
+    make_project, run_recipe
+):
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(65536)
+        writer.write(b"HTTP/1.1 2OO NOPE\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        project = make_project(docs(f"http://127.0.0.1:{port}", """
+  - id: create
+    request: {connection: api, method: POST, url: /x, json: {}}
+""", "retry: {attempts: 3, backoff: 10ms, on: [connection]}"))
+        job = await run_recipe(project, "r")
+    finally:
+        server.close()
+    assert job.status == "failed"
+    assert "failed: no response: the answer is not valid HTTP (" in job.error
+    assert len(job.steps[0].calls[0].attempts) == 1  # it reached the server: not `connection`
