@@ -22,7 +22,7 @@ from runner.daemon.active import Active, WebhookRoute
 from runner.daemon.http_errors import error_response
 from runner.daemon.webhook_body import parse_body
 from runner.engine.job import job_context, new_job
-from runner.errors import RunnerError, StoreError
+from runner.errors import RunnerError, StoreError, UndefinedError
 from runner.jsoncodec import dumps, dumps_loose
 from runner.recipe.fields import is_status
 from runner.redact import mask_credential_headers
@@ -220,8 +220,13 @@ def _query(request: web.Request) -> dict[str, str]:
 
 
 def _dedup_key(template: Any, active: Active, recipe: Any, job: Any) -> str | None:
+    """The event's dedup value; None (no deduplication) when it has none: a delivery without
+    the header `dedup` reads is not a repeat of anything, so it starts its job."""
     context = job_context(active.runtime, recipe, job)
-    value = render_tree(template, context)
+    try:
+        value = render_tree(template, context)
+    except UndefinedError:
+        return None
     return None if value is None or value == "" else str(value)
 
 

@@ -313,3 +313,18 @@ async def test_sync_timeout_answers_504_and_the_job_still_completes(
     assert [r.json() for r in hub.sink.for_path("/slow-sync") if str(marker) in r.text] == [
         {"n": marker}
     ]
+
+
+async def test_a_delivery_without_the_dedup_header_is_not_a_repeat_and_starts_its_job(
+    hub: Hub, client: aiohttp.ClientSession
+) -> None:
+    """The contract's snippet dedups on `trigger.headers['X-GitHub-Delivery']`: a sender that
+    does not send that header still gets its events in, each one a job."""
+    before = await job_count(client, hub, "github-hook")
+    body = json.dumps({"marker": uuid.uuid4().hex}).encode()
+    headers = {k: v for k, v in {**JSON, **sign_github(body, HUB_SECRETS)}.items()
+               if k != "X-GitHub-Delivery"}
+    for _ in range(2):
+        async with client.post(hub.hook("github/issues"), data=body, headers=headers) as response:
+            assert response.status == 202
+    assert await job_count(client, hub, "github-hook") == before + 2
