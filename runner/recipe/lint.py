@@ -98,14 +98,6 @@ def _recipe(
                 src.locate(("trigger", "webhook", "path")),
             ))
         paths.setdefault(path, loaded)
-        if hook.response is not None and hook.respond != "sync":
-            problems.append(Diagnostic(
-                "unused-response",
-                "trigger.webhook.response is only sent with respond: sync; with respond: accepted "
-                "the webhook answers 202 with the job id",
-                src.locate(("trigger", "webhook", "response")),
-                severity="warning",
-            ))
     return problems
 
 

@@ -103,3 +103,36 @@ def test_python_dash_m_runner_works():
     done = subprocess.run([sys.executable, "-m", "runner", "--version"], capture_output=True,
                           text=True, timeout=30)
     assert done.returncode == 0 and done.stdout.startswith("runner ")
+
+
+CONTRACT_WEBHOOK = """kind: recipe
+name: new-lead-to-venue
+trigger:
+  webhook:
+    path: new-lead
+    methods: [POST]
+    auth:
+      type: hmac
+      secret: "{{ secrets.FORM_SECRET }}"
+      header: X-Signature
+      algorithm: sha256
+      encoding: hex
+      prefix: "sha256="
+    tolerance: 5m
+    max_body: 1MiB
+    dedup: "{{ trigger.headers['X-GitHub-Delivery'] }}"
+    respond: accepted
+    response: {status: 200, body: {venue_id: "{{ steps.create_venue.body.id }}"}}
+steps:
+  - id: create_venue
+    request: {method: POST, url: "https://example.com/venues", json: {name: "{{ trigger.body.venue }}"}}
+"""
+
+
+def test_the_contracts_webhook_example_is_clean_in_every_format(tmp_path, capsys, monkeypatch):
+    """Written as the language shows it (`respond: accepted` with a `response`): no problem, not
+    even a warning, so `--format json` prints [] and `github` prints no annotation."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wh.yaml").write_text(CONTRACT_WEBHOOK)
+    assert run(["validate", "wh.yaml", "--format", "json"], capsys)[:2] == (0, "[]\n")
+    assert run(["validate", "wh.yaml", "--format", "github"], capsys)[:2] == (0, "")
