@@ -42,25 +42,28 @@ def run(args: argparse.Namespace) -> int:
     except PathNotFound as exc:
         sys.stderr.write(f"runner: error: {exc}\n")
         return 2
-    sys.stdout.write(render(diagnostics, args.format, result))
+    sys.stdout.write(render(diagnostics, args.format))
+    if args.format == "text":  # for people; stdout holds only `file:line:column: message` lines
+        sys.stderr.write(summary(diagnostics, result) + "\n")
     return 1 if any(d.severity == "error" for d in diagnostics) else 0
 
 
-def render(diagnostics: list[Diagnostic], fmt: str, result: LoadResult) -> str:
-    """The report in one of the three formats."""
+def render(diagnostics: list[Diagnostic], fmt: str) -> str:
+    """The report in one of the three formats: every problem, nothing else."""
     if fmt == "json":
         return json.dumps([_as_json(d) for d in diagnostics], indent=2) + "\n"
     if fmt == "github":
         return "".join(_as_github(d) + "\n" for d in diagnostics)
-    lines = [_as_text(d) for d in diagnostics]
+    return "".join(_as_text(d) + "\n" for d in diagnostics)
+
+
+def summary(diagnostics: list[Diagnostic], result: LoadResult) -> str:
+    """One line saying how it went (`ok: ...` or the counts), written to stderr."""
     errors = sum(d.severity == "error" for d in diagnostics)
-    warnings = len(diagnostics) - errors
     files = len(result.files)
     if diagnostics:
-        lines.append(f"{errors} error(s), {warnings} warning(s) in {files} file(s)")
-    else:
-        lines.append(f"ok: {len(result.documents)} document(s) in {files} file(s)")
-    return "\n".join(lines) + "\n"
+        return f"{errors} error(s), {len(diagnostics) - errors} warning(s) in {files} file(s)"
+    return f"ok: {len(result.documents)} document(s) in {files} file(s)"
 
 
 def _as_text(d: Diagnostic) -> str:

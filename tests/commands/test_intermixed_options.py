@@ -32,7 +32,7 @@ def test_validate_format_between_paths(project, capsys):
 
 def test_validate_strict_between_paths(project, capsys):
     assert main(["validate", "a.yaml", "--strict", "b.yaml"]) == 0
-    assert "ok: 2 document(s) in 2 file(s)" in capsys.readouterr().out
+    assert "ok: 2 document(s) in 2 file(s)" in capsys.readouterr().err
 
 
 def test_run_dry_run_between_recipe_and_paths(project, capsys):

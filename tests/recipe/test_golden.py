@@ -20,7 +20,8 @@ CASES = sorted(p.stem for p in GOLDEN.glob("*.yaml"))
 def test_validate_output_is_pinned(name, monkeypatch, capsys):
     monkeypatch.chdir(GOLDEN)
     code = main(["validate", f"{name}.yaml"])
-    actual = f"exit {code}\n" + capsys.readouterr().out
+    captured = capsys.readouterr()  # the problems on stdout, the summary line on stderr
+    actual = f"exit {code}\n" + captured.out + captured.err
     expected_file = GOLDEN / f"{name}.expected"
     if os.environ.get("RUNNER_UPDATE_GOLDEN"):
         expected_file.write_text(actual, encoding="utf-8")

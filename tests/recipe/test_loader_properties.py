@@ -6,7 +6,7 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.commands.validate import render
+from runner.commands.validate import render, summary
 from runner.errors import Diagnostic
 from runner.recipe.lint import lint
 from runner.recipe.loader import load_text
@@ -45,9 +45,10 @@ def check(text: str) -> None:
         assert d.location.file == "f.yaml"
         assert 1 <= d.location.line <= lines + 1, (d, lines)
         assert d.location.column >= 1
-    render(diagnostics, "text", result)
-    render(diagnostics, "json", result)
-    render(diagnostics, "github", result)
+    render(diagnostics, "text")
+    render(diagnostics, "json")
+    render(diagnostics, "github")
+    summary(diagnostics, result)
 
 
 def test_a_lone_carriage_return_counts_as_a_line_break() -> None:

@@ -49,12 +49,12 @@ def test_missing_path_is_a_usage_error(tmp_path, capsys, monkeypatch):
 
 def test_default_folders_and_none_present(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, out, _ = run(["validate"], capsys)
-    assert code == 0 and "ok: 0 document(s) in 0 file(s)" in out
+    code, out, err = run(["validate"], capsys)
+    assert code == 0 and out == "" and "ok: 0 document(s) in 0 file(s)" in err
     (tmp_path / "connections").mkdir()
     (tmp_path / "connections" / "api.yml").write_text(SECRET)
-    code, out, _ = run(["validate"], capsys)
-    assert code == 0 and "ok: 1 document(s) in 1 file(s)" in out
+    code, out, err = run(["validate"], capsys)
+    assert code == 0 and out == "" and "ok: 1 document(s) in 1 file(s)" in err
 
 
 def test_strict_fails_on_secret_not_provided_without_printing_values(tmp_path, capsys, monkeypatch):
