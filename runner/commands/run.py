@@ -131,7 +131,7 @@ async def _run(
     redactor = Redactor()
     try:
         used = project.narrowed(connections_used(recipe))
-        async with command_runtime(used, args.store, redactor) as runtime:
+        async with command_runtime(used, args.store, redactor, args.dry_run) as runtime:
             jobs = await _jobs(runtime, recipe, event, args)
     except RunnerError as exc:
         sys.stderr.write(f"runner: {redactor.redact_text(str(exc))}\n")

@@ -81,6 +81,7 @@ def build_runtime(
     redactor: Redactor | None = None,
     auth_factory: AuthFactory | None = None,
     resolver: Any = None,
+    load_tls: bool = True,
 ) -> Runtime:
     """Renders connection templates (they may use secrets) and builds one client per connection.
 
@@ -95,7 +96,8 @@ def build_runtime(
                        resolver=resolver, redactor=redactor)
     )
     for name, conn in project.connections.items():
-        runtime.connections[name] = _connection_runtime(conn, runtime, auth_factory, resolver)
+        runtime.connections[name] = _connection_runtime(conn, runtime, auth_factory, resolver,
+                                                        load_tls)
     return runtime
 
 
@@ -111,7 +113,8 @@ def body_limit() -> int:
 
 
 def _connection_runtime(
-    conn: Connection, runtime: Runtime, auth_factory: AuthFactory | None, resolver: Any
+    conn: Connection, runtime: Runtime, auth_factory: AuthFactory | None, resolver: Any,
+    load_tls: bool = True,
 ) -> ConnectionRuntime:
     where = f"connection {conn.name}"
     rendered = _render_connection(conn, runtime.context_base(), where)
@@ -122,7 +125,7 @@ def _connection_runtime(
             private_network=spec.private_network,
             allow_hosts=None if spec.allow_hosts is None else frozenset(spec.allow_hosts),
         ),
-        ssl_context=_ssl_context(conn),
+        ssl_context=_ssl_context(conn) if load_tls else True,  # a dry run sends nothing
         proxy=_proxy(rendered["proxy"], runtime.redactor, where),
         timeout=spec.timeout,
         retry=conn.retry or RetryPolicy(),

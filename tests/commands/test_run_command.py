@@ -241,3 +241,12 @@ async def test_a_base_url_that_renders_to_no_url_stops_before_any_request(tmp_pa
     assert "connection api: base_url renders to something that is not an absolute http or " \
            "https URL" in err
     assert "internal-host" not in err + out  # a rendered value may come from a secret
+
+
+async def test_a_dry_run_needs_neither_the_secrets_nor_the_tls_files(tmp_path):
+    write(tmp_path, "docs.yaml", connection("https://api.example.com", "tls: {ca_bundle: ca.pem}")
+          + RECIPE)
+    code, out, err = await runner(tmp_path, "run", "echo", "docs.yaml", "--dry-run")
+    assert (code, err) == (0, ""), out + err
+    assert "Authorization: ***" in out and '"token": "***"' in out
+    assert "✓ job succeeded" in out
