@@ -9,6 +9,7 @@
     ├── EgressError                 a request was refused by the egress policy
     ├── AuthError                   credentials could not be obtained or were refused
     ├── SecretError                 a secret that a document uses is not provided
+    │   └── FileNotProvided         a file a document names (TLS) is not there or unreadable
     └── StoreError                  the job store failed
 
 Every error carries enough context to be located: a `Location` (file:line:column) for documents,
@@ -98,6 +99,11 @@ class AuthError(RunnerError):
 
 class SecretError(RunnerError):
     """A secret is not provided."""
+
+
+class FileNotProvided(SecretError):
+    """A file a document names (a TLS certificate or key) is missing or unreadable: like a
+    secret not provided, the environment's problem (exit 2), not the document's."""
 
 
 class StoreError(RunnerError):

@@ -13,7 +13,7 @@ from typing import Any
 from yarl import URL
 
 from runner.durations import parse_size
-from runner.errors import AuthError, RunnerError, StepError
+from runner.errors import AuthError, FileNotProvided, RunnerError, StepError
 from runner.http.auth import Auth, build_static_auth
 from runner.http.client import ClientSettings, ConnectionClient
 from runner.http.egress import BARE_URL_HINT, EgressPolicy
@@ -223,4 +223,4 @@ def _ssl_context(conn: Connection) -> ssl.SSLContext | bool:
 
 def _tls_error(conn: Connection, files: str, exc: BaseException) -> RunnerError:
     reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return RunnerError(f"connection {conn.name}: cannot load TLS files: {files}: {reason}")
+    return FileNotProvided(f"connection {conn.name}: cannot load TLS files: {files}: {reason}")

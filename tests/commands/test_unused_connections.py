@@ -51,7 +51,7 @@ async def test_run_and_connection_test_ignore_connections_they_do_not_use(sink, 
 async def test_a_missing_tls_file_is_named_for_the_connection_that_uses_it(sink, tmp_path) -> None:
     documents(tmp_path, sink.url)
     code, out, err = await runner(tmp_path, "connection", "test", "partner", ".")
-    assert code == 1
+    assert code == 2  # a file not there: the environment's problem, as a secret not provided
     missing = tmp_path / "certs" / "missing.pem"
     assert err.startswith(f"✗ connection partner: cannot load TLS files: tls.client_cert {missing}: ")
     assert "connection partner: connection partner" not in err
@@ -61,5 +61,5 @@ async def test_serve_still_refuses_to_start_on_any_broken_connection(sink, tmp_p
     documents(tmp_path, sink.url)
     code, out, err = await runner(tmp_path, "serve", ".", "--port", "0", "--store",
                                   f"sqlite:///{tmp_path}/s.db", env={"VAULT_PASSWORD": "pw-123456"})
-    assert code == 1
+    assert code == 2
     assert "connection partner: cannot load TLS files: tls.client_cert" in out + err
