@@ -4,10 +4,10 @@
 change over time (a new item every minute, and item 1 updated every two minutes), so the bundled
 poller has new and updated records to emit with no outside service.
 
-The items are a function of the wall clock, counted from the start of the current UTC day, not
-of when the daemon started: a restart finds the same items with the same `updated` values, so
-the bundled poller emits nothing twice (its promise). At midnight the list starts over, which
-the poller sees as updates: the demo's one daily burst.
+The items are a function of the wall clock, not of when the daemon started, so a restart finds
+the same items with the same `updated` values and the bundled poller emits nothing twice (its
+promise): each minute has its item (its id is the minute's number), the list shows the last
+three, and item 1 is updated every two minutes. A first poll so finds four items, not a backlog.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aiohttp import web
 
 NEW_ITEM_EVERY = 60
 UPDATE_EVERY = 120
-DAY = 86400
+SHOWN = 3  # minute items in the list
 
 
 class DemoApi:
@@ -44,12 +44,11 @@ class DemoApi:
 
     async def items(self, request: web.Request) -> web.Response:
         now = int(self.clock())
-        day = now - now % DAY
-        elapsed = now - day
-        count = 3 + elapsed // NEW_ITEM_EVERY
+        minute = now // NEW_ITEM_EVERY
         items: list[dict[str, Any]] = [
-            {"id": i, "title": f"Demo item {i}", "updated": _updated(day, i, elapsed)}
-            for i in range(1, count + 1)
+            {"id": 1, "title": "Demo item 1", "updated": now - now % UPDATE_EVERY},
+            *({"id": m, "title": f"Demo item {m}", "updated": m * NEW_ITEM_EVERY}
+              for m in range(minute - SHOWN + 1, minute + 1)),
         ]
         since = request.query.get("since")
         if since and since.isdigit():
@@ -57,8 +56,3 @@ class DemoApi:
         items.sort(key=lambda item: (int(item["updated"]), int(item["id"])))
         return web.json_response({"items": items})
 
-
-def _updated(day: int, item: int, elapsed: int) -> int:
-    if item == 1:
-        return day + (elapsed // UPDATE_EVERY) * UPDATE_EVERY
-    return day + max(0, item - 3) * NEW_ITEM_EVERY
