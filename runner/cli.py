@@ -12,6 +12,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from runner.daemon.settings import port_number, whole_number
+
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 _PATHS_HELP = "files or folders of YAML documents (default: connections/ and recipes/ here)"
@@ -92,9 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the daemon: webhooks, pollers, jobs")
     serve.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
     serve.add_argument("--host", help="address to listen on (default $RUNNER_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=_port, help="port (default $RUNNER_PORT or 8080)")
+    serve.add_argument("--port", type=_flag_value(port_number),
+                       help="port (default $RUNNER_PORT or 8080)")
     serve.add_argument("--store", help=_STORE_HELP)
-    serve.add_argument("--workers", type=_whole, help="jobs running at once (default "
+    serve.add_argument("--workers", type=_flag_value(whole_number), help="jobs running at once (default "
                        "$RUNNER_WORKERS or 64; 0 runs none: an accept-only replica)")
     serve.add_argument("--reload", action="store_true", help="reload when document files change")
     serve.add_argument("--log-format", choices=("auto", "json", "text"),
@@ -167,14 +170,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
-def _port(text: str) -> int:
-    """`--port`: checked as RUNNER_PORT is (70000 would otherwise wrap round to 4464)."""
-    if not text.isdigit() or not 0 <= int(text) <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, got {text!r}")
-    return int(text)
-
-
-def _whole(text: str) -> int:
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}")
-    return int(text)
+def _flag_value(parse: Any) -> Any:
+    """A settings parser as an argparse type: its message ("expected a port number from 0 to
+    65535") shown as the flag's error, so a flag and its RUNNER_* variable follow one rule."""
+    def check(text: str) -> Any:
+        try:
+            return parse(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    check.__name__ = parse.__name__
+    return check

@@ -47,9 +47,9 @@ class Settings:
         s = cls()
         read = _reader(env)
         s.host = read("RUNNER_HOST", str, s.host)
-        s.port = read("RUNNER_PORT", _port, s.port)
+        s.port = read("RUNNER_PORT", port_number, s.port)
         s.store = read("RUNNER_STORE", str, s.store)
-        s.workers = read("RUNNER_WORKERS", _whole, s.workers)
+        s.workers = read("RUNNER_WORKERS", whole_number, s.workers)
         s.replica = read("RUNNER_REPLICA", str, s.replica)
         s.lease = read("RUNNER_LEASE", parse_duration, s.lease)
         s.shutdown_grace = read("RUNNER_SHUTDOWN_GRACE", parse_duration, s.shutdown_grace)
@@ -94,7 +94,7 @@ def _default_replica() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-def _whole(text: str) -> int:
+def whole_number(text: str) -> int:
     if not text.isdigit():
         raise ValueError(f"expected a whole number, got {text!r}")
     return int(text)
@@ -113,7 +113,7 @@ def _positive_duration(text: str) -> float:
     return seconds
 
 
-def _port(text: str) -> int:
+def port_number(text: str) -> int:
     if not text.isdigit() or not 0 <= int(text) <= 65535:
         raise ValueError(f"expected a port number from 0 to 65535, got {text!r}")
     return int(text)
