@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=_flag_value(port_number),
                        help="port (default $RUNNER_PORT or 8080)")
     serve.add_argument("--store", help=_STORE_HELP)
-    serve.add_argument("--workers", type=_flag_value(whole_number), help="jobs running at once (default "
-                       "$RUNNER_WORKERS or 64; 0 runs none: an accept-only replica)")
+    serve.add_argument("--workers", type=_flag_value(whole_number),
+                       help="jobs running at once (default $RUNNER_WORKERS or 64; 0 runs none: "
+                       "an accept-only replica)")
     serve.add_argument("--reload", action="store_true", help="reload when document files change")
     serve.add_argument("--log-format", choices=("auto", "json", "text"),
                        help="log lines as JSON or text (default $RUNNER_LOG_FORMAT or auto: JSON "
