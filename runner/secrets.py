@@ -94,6 +94,10 @@ class SecretSource:
         return _strip_newline(text) or None
 
     def is_provided(self, name: str) -> bool:
+        """Whether `name` has a value; RUNNER_SECRET_KEY must also be long enough (a SecretError
+        says so), so every check of the secrets documents need applies the key's rule too."""
+        if name == SECRET_KEY_NAME:
+            return self.secret_key() is not None
         return self.get(name) is not None
 
     def require(self, name: str) -> str:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 
 from runner.errors import Diagnostic, SecretError
-from runner.recipe.compile import Connection, Project, compile_project
+from runner.recipe.compile import Project, compile_project
 from runner.recipe.lint import lint
 from runner.recipe.loader import LoadResult, PathNotFound, load_paths
 from runner.secrets import SecretSource
@@ -63,17 +62,13 @@ def fail(error: CommandError) -> int:
     return error.code
 
 
-def check_secret_key(connections: Iterable[Connection]) -> None:
-    """An `oauth2_authorization_code` connection's tokens are stored encrypted with
-    RUNNER_SECRET_KEY: a command that sends through one needs it, said before anything is sent
-    (exit 2: the environment), as `runner serve` refuses to start without it."""
-    if not any(c.spec.auth.type == "oauth2_authorization_code" for c in connections):
-        return
-    from runner.oauth.tokens import missing_key_message
-
-    try:
-        key = SecretSource().secret_key()
-    except SecretError as exc:  # present but too short
-        raise CommandError(f"runner: {exc}", 2) from exc
-    if key is None:
-        raise CommandError(f"runner: {missing_key_message()}", 2)
+def check_secrets(loaded: LoadResult, documents: set[tuple[str, str]]) -> None:
+    """Every secret the named documents (`("recipe", name)`, `("connection", name)`) read
+    without a guard must be provided, RUNNER_SECRET_KEY included for an authorization-code
+    connection, as `runner serve` requires at start: the environment is wrong (exit 2), said at
+    each reference's file:line:column before any request, rather than a step failing on it."""
+    chosen = [d for d in loaded.documents if (d.source.data.get("kind"), d.spec.name) in documents]
+    subset = LoadResult(documents=chosen, sources=[d.source for d in chosen])
+    missing = [d for d in lint(subset, SecretSource().is_provided) if d.code == "missing-secret"]
+    if missing:
+        raise CommandError("\n".join(str(d) for d in sorted(missing, key=Diagnostic.sort_key)), 2)

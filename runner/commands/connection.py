@@ -10,25 +10,28 @@ import argparse
 import asyncio
 import sys
 
-from runner.commands.common import CommandError, check_secret_key, exit_code, fail, load_project
+from runner.commands.common import CommandError, check_secrets, exit_code, fail, load_project
 from runner.commands.output import print_step
 from runner.commands.runtime import command_runtime
 from runner.engine.records import StepRecord
 from runner.engine.steps import StepRunner
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Step
+from runner.recipe.loader import LoadResult
 from runner.redact import Redactor
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        project, _ = load_project(args.paths)
-        return asyncio.run(_test(project, args.name, args.store))
+        project, loaded = load_project(args.paths)
+        return asyncio.run(_test(project, args.name, args.store, loaded))
     except CommandError as exc:
         return fail(exc)
 
 
-async def _test(project: Project, name: str, store: str | None = None) -> int:
+async def _test(
+    project: Project, name: str, store: str | None = None, loaded: LoadResult | None = None
+) -> int:
     conn = project.connections.get(name)
     if conn is None:
         known = ", ".join(sorted(project.connections)) or "none"
@@ -38,7 +41,8 @@ async def _test(project: Project, name: str, store: str | None = None) -> int:
             f"connection {name} has no test request; add for example "
             "`test: {method: GET, url: /me}` to it", 1,
         )
-    check_secret_key([conn])
+    if loaded is not None:
+        check_secrets(loaded, {("connection", name)})
     redactor = Redactor()
     step = Step("test", None, None, conn.test, None, "fail", False)
     try:

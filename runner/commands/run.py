@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from runner.commands.common import (
     CommandError,
-    check_secret_key,
+    check_secrets,
     exit_code,
     fail,
     load_project,
@@ -31,12 +31,9 @@ from runner.engine.job import new_job, now_iso, recipe_context, run_job
 from runner.engine.records import JobRecord, StepRecord
 from runner.engine.runtime import Runtime
 from runner.engine.steps import dry_record, render_request
-from runner.errors import Diagnostic, RunnerError
+from runner.errors import RunnerError
 from runner.recipe.compile import Project, Recipe, connections_used
-from runner.recipe.lint import lint
-from runner.recipe.loader import LoadResult
 from runner.redact import Redactor, mask_credential_headers
-from runner.secrets import SecretSource
 from runner.triggers.poll import record_key
 
 
@@ -47,23 +44,11 @@ def run(args: argparse.Namespace) -> int:
         recipe = _pick_recipe(project, name, file)
         event = _read_event(args.event) if args.event else None
         if not args.dry_run:
-            _check_secrets(loaded, recipe)
-            check_secret_key(project.narrowed(connections_used(recipe)).connections.values())
+            wanted = {("connection", c) for c in connections_used(recipe)}
+            check_secrets(loaded, wanted | {("recipe", recipe.name)})
         return asyncio.run(_run(project, recipe, event, args))
     except CommandError as exc:
         return fail(exc)
-
-
-def _check_secrets(loaded: LoadResult, recipe: Recipe) -> None:
-    """Every secret the recipe and its connections read without a guard must be provided, as
-    `runner serve` requires at start: the environment is wrong (exit 2), said before any
-    request, rather than a job failing at the step that reads it."""
-    wanted = {("connection", name) for name in connections_used(recipe)} | {("recipe", recipe.name)}
-    documents = [d for d in loaded.documents if (d.source.data.get("kind"), d.spec.name) in wanted]
-    subset = LoadResult(documents=documents, sources=[d.source for d in documents])
-    missing = [d for d in lint(subset, SecretSource().is_provided) if d.code == "missing-secret"]
-    if missing:
-        raise CommandError("\n".join(str(d) for d in sorted(missing, key=Diagnostic.sort_key)), 2)
 
 
 def _pick_recipe(project: Project, name: str | None, file: str | None) -> Recipe:

@@ -106,5 +106,8 @@ auth:
     assert code == 1
     assert ":5:9: secret 'RUNNER_SECRET_KEY' is not provided: it encrypts the tokens" in out
     assert validate(tmp_path, monkeypatch, capsys, text)[0] == 0  # not without --strict
+    monkeypatch.setenv("RUNNER_SECRET_KEY", "short")  # provided, but too short to be a key
+    code, out, _ = validate(tmp_path, monkeypatch, capsys, text, "--strict")
+    assert code == 1 and ":5:9: RUNNER_SECRET_KEY is too short" in out
     monkeypatch.setenv("RUNNER_SECRET_KEY", "k" * 32)
     assert validate(tmp_path, monkeypatch, capsys, text, "--strict")[0] == 0
