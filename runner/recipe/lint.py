@@ -165,21 +165,32 @@ def _outside_allow_hosts(src: SourceDocument, spec: ConnectionSpec) -> list[Diag
     of the connection would be refused. Templates are left to run time."""
     if spec.allow_hosts is None:
         return []
-    allowed = {host.strip().strip("[]").rstrip(".").lower() for host in spec.allow_hosts}
+    allowed = {_host_key(host) for host in spec.allow_hosts}
+    written = {("base_url",): spec.base_url,
+               ("auth", "token_url"): getattr(spec.auth, "token_url", None)}
     problems = []
-    for field, url in (("base_url", spec.base_url), ("token_url", getattr(spec.auth, "token_url", None))):
+    for path, url in written.items():
         if not isinstance(url, str) or is_template(url):
             continue
-        host = (urlsplit(url).hostname or "").rstrip(".")
-        if host and host not in allowed:
-            path = ("base_url",) if field == "base_url" else ("auth", "token_url")
+        host = urlsplit(url).hostname or ""
+        if host and _host_key(host) not in allowed:
             problems.append(Diagnostic(
                 "host-not-allowed",
-                f"{field} host {host} is not in allow_hosts ({', '.join(sorted(allowed))}): "
-                "every request to it would be refused",
+                f"{path[-1]} host {host} is not in allow_hosts "
+                f"({', '.join(sorted(allowed))}): every request to it would be refused",
                 src.locate(path),
             ))
     return problems
+
+
+def _host_key(host: str) -> str:
+    """A host as the egress policy compares them (lower-case, IDNA, no brackets or trailing dot),
+    done here without it: importing the HTTP client would slow `runner validate` down."""
+    bare = host.strip().strip("[]").rstrip(".").lower()
+    try:
+        return bare.encode("idna").decode("ascii")
+    except UnicodeError:
+        return bare
 
 
 def _cron(src: Any, expression: str) -> list[Diagnostic]:
@@ -205,19 +216,23 @@ def _template(
         return [] if repaired else [syntax_problem(src, site.path, exc)]
     problems = []
     for ref in refs:
-        if ref.root == "cursor" and not ref.guarded and site.path[:3] == ("trigger", "poll", "request"):
+        where = src.template_line(site.path, ref.line)
+        if _unguarded_cursor(site, ref):
             problems.append(Diagnostic(
                 "cursor-undefined",
                 "cursor is undefined until a poll has kept one, so the first poll would fail: "
                 "write `cursor | default(...)` (or test `cursor is defined`)",
-                src.template_line(site.path, ref.line), severity="warning",
+                where, severity="warning",
             ))
-            continue
-        message = _reference_problem(loaded.spec, site, ref, secret_provided)
-        if message:
-            code, text = message
-            problems.append(Diagnostic(code, text, src.template_line(site.path, ref.line)))
+        elif message := _reference_problem(loaded.spec, site, ref, secret_provided):
+            problems.append(Diagnostic(*message, where))
     return problems
+
+
+def _unguarded_cursor(site: Site, ref: Reference) -> bool:
+    """`{{ cursor }}` in the poll request with no default: there is none before the first poll."""
+    return (ref.root == "cursor" and not ref.guarded
+            and site.path[:3] == ("trigger", "poll", "request"))
 
 
 def _reference_problem(
