@@ -216,16 +216,15 @@ def _template(
         return [] if repaired else [syntax_problem(src, site.path, exc)]
     problems = []
     for ref in refs:
-        where = src.template_line(site.path, ref.line)
         if _unguarded_cursor(site, ref):
             problems.append(Diagnostic(
                 "cursor-undefined",
                 "cursor is undefined until a poll has kept one, so the first poll would fail: "
                 "write `cursor | default(...)` (or test `cursor is defined`)",
-                where, severity="warning",
+                src.template_line(site.path, ref.line), severity="warning",
             ))
         elif message := _reference_problem(loaded.spec, site, ref, secret_provided):
-            problems.append(Diagnostic(*message, where))
+            problems.append(Diagnostic(*message, src.template_line(site.path, ref.line)))
     return problems
 
 
