@@ -65,7 +65,8 @@ class WebhookHandler:
             return refused
         if request.version == HttpVersion11:
             if request.headers.get("Expect", "").lower() != "100-continue":
-                return error_response(417, "expectation-failed", "only Expect: 100-continue is known")
+                return error_response(417, "expectation-failed",
+                                      "only Expect: 100-continue is known")
             await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
             request.writer.output_size = 0  # the 100 is not the answer's start
         return None
@@ -258,12 +259,11 @@ async def _sync_response(
     if hook.response is None:
         return _json({"job_id": job_id, "status": job.status}, 200)
     try:
-        context = job_context(active.runtime, route.recipe, job)
-        if steps is not None and steps.keys() >= context["steps"].keys():
-            # Not when another replica finished the job (this one ran part of it): its record
-            # from the store is then all there is.
-            context["steps"] = steps
-        rendered = render_tree(hook.response, context)
+        if steps is not None and not steps.keys() >= {s.id for s in job.steps}:
+            # Another replica finished the job (this one ran part of it): its record from the
+            # store is then all there is.
+            steps = None
+        rendered = render_tree(hook.response, job_context(active.runtime, route.recipe, job, steps))
         return _rendered_response(rendered, _status(rendered.get("status")))
     except (RunnerError, ValueError) as exc:
         return error_response(500, "bad-response", f"response: {exc}", job_id=job_id)

@@ -92,12 +92,16 @@ def recipe_context(runtime: Runtime, recipe: Recipe) -> dict[str, Any]:
     return context
 
 
-def job_context(runtime: Runtime, recipe: Recipe, job: JobRecord) -> dict[str, Any]:
-    """The names a recipe's step templates see (steps are added as they finish)."""
+def job_context(
+    runtime: Runtime, recipe: Recipe, job: JobRecord, steps: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The names a recipe's step templates see (steps are added as they finish). `steps`, when
+    given, are the outputs as the steps saw them (see `run_job`'s views), else the stored ones."""
     context = recipe_context(runtime, recipe)
     context["trigger"] = trigger_view(job.event)
     context["job"] = {"id": job.id, "started_at": job.started_at, "created_at": job.created_at}
-    context["steps"] = {s.id: step_view(s.output) for s in job.steps}
+    context["steps"] = steps if steps is not None else {
+        s.id: step_view(s.output) for s in job.steps}
     return context
 
 
