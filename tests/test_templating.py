@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from runner import templating
 from runner.errors import TemplateError, UndefinedError
-from runner.template_values import LIMITS, RenderLimits
+from runner.templating.values import LIMITS, RenderLimits
 from runner.templating import (
     BUILTIN_NAMES,
     Reference,

@@ -26,7 +26,7 @@ from runner.errors import RunnerError, StoreError, UndefinedError
 from runner.jsoncodec import dumps, dumps_loose
 from runner.recipe.fields import is_status
 from runner.redact import mask_credential_headers
-from runner.template_values import to_text
+from runner.templating.values import to_text
 from runner.templating import render_tree
 from runner.triggers.verify import VerificationError, verify_request
 

@@ -40,7 +40,7 @@ from runner.http.auth import StaticAuth
 from runner.http.client import ConnectionClient, OutgoingRequest
 from runner.recipe.compile import RequestTemplate, Step
 from runner.redact import Redactor, has_credential_header
-from runner.template_values import kind_of
+from runner.templating.values import kind_of
 from runner.templating import CompiledTree, iter_templates, render_tree
 
 MAX_ITEMS = 10_000

@@ -20,8 +20,8 @@ from jinja2.exceptions import TemplateSyntaxError as JinjaSyntaxError
 from jinja2.exceptions import UndefinedError as JinjaUndefinedError
 
 from runner.errors import RunnerError, TemplateError, UndefinedError
-from runner.template_refs import Reference, find_references
-from runner.template_values import (
+from runner.templating.refs import Reference, find_references
+from runner.templating.values import (
     LIMITS,
     PathUndefined,
     format_size,

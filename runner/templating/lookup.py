@@ -9,7 +9,7 @@ from typing import Any
 from jinja2 import nodes
 from jinja2.utils import _PassArg
 
-from runner.template_values import LIMITS, to_data
+from runner.templating.values import LIMITS, to_data
 from runner.templating.sandbox import BUILTIN_NAMES, ENV
 
 MISS: Any = object()  # the fast path could not decide: the full render runs (and explains)

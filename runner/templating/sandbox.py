@@ -21,9 +21,9 @@ from jinja2.runtime import Undefined
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from runner.errors import TemplateError
-from runner.filters import FILTERS, FUNCTIONS
-from runner.template_guards import check_binop, check_call
-from runner.template_values import LIMITS, PathUndefined, check_size, to_text
+from runner.templating.filters import FILTERS, FUNCTIONS
+from runner.templating.guards import check_binop, check_call
+from runner.templating.values import LIMITS, PathUndefined, check_size, to_text
 
 DEADLINE: ContextVar[float] = ContextVar("runner_template_deadline", default=math.inf)
 

@@ -23,12 +23,12 @@ from jinja2.nodes import EvalContext
 from jinja2.sandbox import MAX_RANGE
 
 from runner.errors import TemplateError
-from runner.template_guards import (
+from runner.templating.guards import (
     check_number,
     check_printf,
     check_replace,
 )
-from runner.template_values import (
+from runner.templating.values import (
     as_datetime,
     check_size,
     decode_utf8,

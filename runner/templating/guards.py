@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from runner.errors import TemplateError
-from runner.template_values import MAX_INT_BITS, check_size
+from runner.templating.values import MAX_INT_BITS, check_size
 
 _PRINTF_FIELD = re.compile(r"%[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
 _FORMAT_FIELD = re.compile(r"\{\{|\{[^{}]*(\{)?")  # '{{' is an escaped brace, not a field

@@ -1,6 +1,6 @@
 """How template values print and convert, what a missing one says, and the render limits.
 
-Shared by the sandbox (`runner.templating`) and the filters (`runner.filters`).
+Shared by the sandbox (`runner.templating`) and the filters (`runner.templating.filters`).
 """
 
 from __future__ import annotations
