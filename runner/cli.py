@@ -141,12 +141,39 @@ def build_parser() -> argparse.ArgumentParser:
                          help="the running daemon at URL receives the callback (it must share the store)")
     connect.set_defaults(module="connect")
 
+    _add_builder_commands(commands)
+
     connections = commands.add_parser("connections", help="list connections and their OAuth2 state")
     connections.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
     connections.add_argument("--store", help=_STORE_HELP)
     connections.add_argument("--format", choices=("text", "json"), default="text")
     connections.set_defaults(module="connections")
     return parser
+
+
+def _add_builder_commands(commands: Any) -> None:
+    """The wizard's loop: send a request, keep a sample, list the datapills it gives."""
+    request = commands.add_parser(
+        "request", help="send one request through a connection and print the whole response",
+        description="Send one request through a connection (its base URL, auth, TLS, proxy and "
+        "egress rules), once, and print the whole response. Values are data, never templates. "
+        "Exit 1 on a non-2xx answer.")
+    request.add_argument("connection", metavar="CONNECTION")
+    request.add_argument("method", metavar="METHOD", help="GET POST PUT PATCH DELETE HEAD OPTIONS")
+    request.add_argument("url", metavar="URL", help="relative to the connection's base_url, or absolute")
+    request.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    request.add_argument("--param", action="append", metavar="NAME=VALUE",
+                         help="a query parameter (repeat it; a repeated name is sent repeated)")
+    request.add_argument("--header", action="append", metavar="NAME:VALUE", help="a header (repeat it)")
+    body = request.add_mutually_exclusive_group()
+    body.add_argument("--json", metavar="JSON", help="a JSON body; - reads it from stdin")
+    body.add_argument("--form", action="append", metavar="NAME=VALUE",
+                      help="a form field of a urlencoded body (repeat it)")
+    body.add_argument("--body", metavar="TEXT", help="a raw body (with --content-type)")
+    request.add_argument("--content-type", metavar="TYPE", help="the raw body's Content-Type")
+    request.add_argument("--format", choices=("text", "json"), default="text")
+    request.add_argument("--store", help=_STORE_HELP + "; OAuth2 tokens are read from it")
+    request.set_defaults(module="request")
 
 
 def _version() -> str:

@@ -31,7 +31,7 @@ def print_step(step: StepRecord, out: TextIO | None = None) -> None:
     out = _out(out)
     out.write(f"\n── step {step.id}: {step.status} ({step.duration_ms:.0f} ms)\n")
     for call in step.calls:
-        _print_call(call, out)
+        print_call(call, out)
     if step.error:
         out.write(f"{INDENT}✗ {step.error}\n")
 
@@ -43,7 +43,7 @@ def print_request(request: RequestRecord, out: TextIO | None = None, label: str 
     _print_body(request.body, request.body_truncated, out)
 
 
-def _print_call(call: CallRecord, out: TextIO) -> None:
+def print_call(call: CallRecord, out: TextIO) -> None:
     label = "" if call.index is None else f"[item {call.index}] "
     if call.skipped:
         out.write(f"{INDENT}{label}skipped ({call.error or 'if: was false'})\n")
