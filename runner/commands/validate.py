@@ -12,6 +12,7 @@ from runner.recipe.lint import lint
 from runner.recipe.loader import LoadResult, PathNotFound, load_paths
 from runner.recipe.secret_refs import hide_named_secrets
 from runner.redact import Redactor
+from runner.samples.checks import sample_problems
 from runner.secrets import SecretSource
 
 
@@ -23,6 +24,7 @@ def check(paths: list[str] | None, strict: bool = False) -> tuple[LoadResult, li
     if strict:
         provided = SecretSource().is_provided
     diagnostics = result.diagnostics + lint(result, provided)
+    diagnostics += sample_problems(result, strict)
     redactor = _secrets_redactor(result)
     if redactor.holds_values:
         diagnostics = [replace(d, message=redactor.redact_text(d.message)) for d in diagnostics]
