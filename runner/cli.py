@@ -175,6 +175,21 @@ def _add_builder_commands(commands: Any) -> None:
     request.add_argument("--store", help=_STORE_HELP + "; OAuth2 tokens are read from it")
     request.set_defaults(module="request")
 
+    sample = commands.add_parser(
+        "sample", help="run a recipe's job once and keep what it saw in samples/<recipe>.json",
+        description="Run one job of RECIPE (as `runner run` does) and write the trigger and each "
+        "step's status, headers and body to samples/<recipe name>.json beside the recipe's file, "
+        "redacted, keys sorted. Steps that did not run keep what was recorded before. Exit 1 "
+        "when the job fails (what ran is still written).")
+    sample.add_argument("recipe", metavar="RECIPE", help="a recipe's name or a YAML file")
+    sample.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    trigger = sample.add_mutually_exclusive_group()
+    trigger.add_argument("--event", metavar="FILE", help="JSON holding the trigger object")
+    trigger.add_argument("--job", metavar="JOB_ID",
+                         help="take the trigger event of this job from the store's history")
+    sample.add_argument("--store", help=_STORE_HELP)
+    sample.set_defaults(module="sample")
+
 
 def _version() -> str:
     from runner import __version__

@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         name, file = recipe_argument(args.recipe)
         project, loaded = load_project(args.paths, file)
-        recipe = _pick_recipe(project, name, file)
-        event = _read_event(args.event) if args.event else None
+        recipe = pick_recipe(project, name, file)
+        event = read_event(args.event) if args.event else None
         if not args.dry_run:
             wanted = {("connection", c) for c in connections_used(recipe)}
             check_secrets(loaded, wanted | {("recipe", recipe.name)})
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(exc)
 
 
-def _pick_recipe(project: Project, name: str | None, file: str | None) -> Recipe:
+def pick_recipe(project: Project, name: str | None, file: str | None) -> Recipe:
     if name is not None:
         if name not in project.recipes:
             known = ", ".join(sorted(project.recipes)) or "none"
@@ -72,7 +72,7 @@ def _defined_in(project: Project, recipe: Recipe, file: str | None) -> bool:
     return Path(source).resolve() == Path(file).resolve()
 
 
-def _read_event(path: str) -> dict[str, Any]:
+def read_event(path: str) -> dict[str, Any]:
     """The trigger object from a JSON file; mistakes are reported as file:line:column."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
