@@ -190,6 +190,18 @@ def _add_builder_commands(commands: Any) -> None:
     sample.add_argument("--store", help=_STORE_HELP)
     sample.set_defaults(module="sample")
 
+    pills = commands.add_parser(
+        "datapills", help="list the datapills a step can use, from the recipe's sample",
+        description="List every datapill path a step can use (the trigger's, earlier steps' "
+        "and item's in a for_each step), with its type and an example value, from the recipe's "
+        "samples/<recipe>.json. Nothing is sent.")
+    pills.add_argument("recipe", metavar="RECIPE", help="a recipe's name or a YAML file")
+    pills.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    pills.add_argument("--step", metavar="ID",
+                       help="the step that would use them (default: after the last step)")
+    pills.add_argument("--format", choices=("text", "json"), default="text")
+    pills.set_defaults(module="datapills")
+
 
 def _version() -> str:
     from runner import __version__

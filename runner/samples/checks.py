@@ -56,6 +56,13 @@ def sample_shapes(loaded: Loaded, sample: Sample) -> RecipeShapes:
     return shapes
 
 
+def recipe_shapes(loaded: Loaded) -> RecipeShapes:
+    """Everything known of a recipe's datapills: today, its sample (`SampleError` when the
+    sample is broken; empty shapes without one)."""
+    sample = recipe_sample(loaded)
+    return RecipeShapes() if sample is None else sample_shapes(loaded, sample)
+
+
 def sample_problems(result: LoadResult, strict: bool = False) -> list[Diagnostic]:
     """Every datapill path the recipes' samples say cannot be there."""
     problems: list[Diagnostic] = []
@@ -63,13 +70,13 @@ def sample_problems(result: LoadResult, strict: bool = False) -> list[Diagnostic
         if not isinstance(loaded.spec, RecipeSpec):
             continue
         try:
-            sample = recipe_sample(loaded)
+            shapes = recipe_shapes(loaded)
         except SampleError as exc:
             problems.append(Diagnostic("sample-invalid", exc.reason, exc.location,
                                        severity=_severity(strict)))
             continue
-        if sample is not None:
-            problems += path_problems(loaded, sample_shapes(loaded, sample), strict)
+        if shapes.trigger is not None or shapes.steps:
+            problems += path_problems(loaded, shapes, strict)
     return problems
 
 
@@ -123,7 +130,7 @@ def _walk(
         problem = first_problem(known.shape, f"steps.{ref.path[0]}", ref.path[1:])
         return (problem, known) if problem else None
     if ref.root == "item" and site.step_index is not None:
-        element = _item_shape(spec, shapes, site.step_index)
+        element = item_shape(spec, shapes, site.step_index)
         if element is None:
             return None
         problem = first_problem(element[0], "item", ref.path)
@@ -131,7 +138,7 @@ def _walk(
     return None
 
 
-def _item_shape(spec: RecipeSpec, shapes: RecipeShapes, index: int) -> tuple[Shape, Known] | None:
+def item_shape(spec: RecipeSpec, shapes: RecipeShapes, index: int) -> tuple[Shape, Known] | None:
     """The shape of `item` in a step whose `for_each` is a plain path (`{{ trigger.body.x }}`)."""
     for_each = spec.steps[index].for_each
     chain = _plain_chain(for_each) if isinstance(for_each, str) else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from runner.jsoncodec import dumps
+from runner.samples.values import TRUNCATED_KEY
 
 LIST_ITEMS_KEPT = 3
 TEXT_KEPT = 1000  # characters
@@ -41,7 +42,7 @@ def cut_entry(entry: dict[str, Any], limit: int) -> dict[str, Any]:
         return entry
     smaller = shrink(body)
     if json_size(smaller) <= limit:
-        return {**entry, "body": smaller, "body_truncated": True}
+        return {**entry, "body": smaller, TRUNCATED_KEY: True}
     text = body if isinstance(body, str) else dumps(body)
     start = text.encode("utf-8")[:limit].decode("utf-8", errors="ignore")
-    return {**entry, "body": start, "body_truncated": True}
+    return {**entry, "body": start, TRUNCATED_KEY: True}

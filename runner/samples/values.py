@@ -1,8 +1,8 @@
 """A recorded sample value as a `Shape`: what a job really saw, so what a datapill may read.
 
 A sample is one job, so what it lacks may still arrive another time. The shapes here are
-therefore generous where one value cannot tell: `null` and a body the recorder cut
-(`"body_truncated": true`) are `unknown` (anything below them is accepted), the elements of a
+therefore generous where one value cannot tell: `null` and a body the recorder had to cut as
+text (`"body_truncated": true`) are `unknown` (anything below them is accepted), the elements of a
 list are merged (a key any element has is accepted), and header names match case-insensitively
 as they do at run time.
 """
@@ -69,7 +69,7 @@ class ValueShape:
         if value is None:
             return "null"
         if isinstance(value, dict):
-            return "unknown" if value.get(TRUNCATED_KEY) is True else "object"
+            return "object"
         if isinstance(value, list):
             return "list"
         return "scalar"
@@ -161,6 +161,9 @@ def shape_of(value: Any, case_insensitive: bool = False) -> Shape:
     return ValueShape(value, case_insensitive)
 
 
+_OK = ValueShape(True)
+
+
 class StepViewShape:
     """What `steps.<id>` is for a step the sample recorded: its `status`, `headers` and `body`,
     and the view's own `ok`, `error` and `skipped`, which a template may always test."""
@@ -175,11 +178,16 @@ class StepViewShape:
         self._recorded = recorded
 
     def keys(self) -> Sequence[str] | None:
-        return [*self._recorded, "ok"]
+        return [*(key for key in self._recorded if key != TRUNCATED_KEY), "ok"]
 
     def child(self, key: str) -> Shape | None:
-        if key in self._recorded:
+        if key == "body" and self._recorded.get(TRUNCATED_KEY) is True \
+                and not isinstance(self._recorded.get("body"), (dict, list)):
+            return UNKNOWN  # cut as text: its structure is not in the sample
+        if key in self._recorded and key != TRUNCATED_KEY:
             return shape_of(self._recorded[key], key == "headers")
+        if key == "ok":
+            return _OK
         return UNKNOWN if key in self._ALWAYS else None
 
     def element(self) -> Shape | None:

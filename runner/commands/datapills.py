@@ -1,0 +1,98 @@
+"""`runner datapills RECIPE [--step ID]`: the datapills a step can use, with types and examples.
+
+The wizard's datapill picker, as text for a person and as JSON for an editor: every path into
+the trigger and the earlier steps that the recipe's sample recorded (and `item` in a `for_each`
+step), so a datapill is copied, not guessed. Nothing is sent. Examples come from the sample,
+which `runner sample` wrote redacted; values of provided secrets are hidden again on the way out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from runner.commands.common import CommandError, fail, load_project, recipe_argument
+from runner.commands.run import pick_recipe
+from runner.recipe.loader import Loaded
+from runner.recipe.models import RecipeSpec
+from runner.recipe.secret_refs import hide_named_secrets
+from runner.redact import Redactor
+from runner.samples.checks import RecipeShapes, item_shape, recipe_shapes
+from runner.samples.files import SampleError
+from runner.samples.listing import MAX_ROWS, Datapill, datapills
+from runner.secrets import SecretSource
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        name, file = recipe_argument(args.recipe)
+        project, result = load_project(args.paths, file)
+        recipe = pick_recipe(project, name, file)
+        loaded = next(d for d in result.documents
+                      if isinstance(d.spec, RecipeSpec) and d.spec.name == recipe.name)
+        pills = _available(loaded, args.step)
+        redactor = Redactor()
+        hide_named_secrets(result, SecretSource(), redactor)
+    except CommandError as exc:
+        return fail(exc)
+    shown = pills[:MAX_ROWS]
+    if args.format == "json":
+        rows = [{"path": p.path, "type": p.type_name,
+                 "example": redactor.redact_text(p.example) if p.example else None,
+                 "description": p.description, "source": p.source} for p in shown]
+        sys.stdout.write(json.dumps(rows, indent=2, ensure_ascii=False) + "\n")
+    else:
+        sys.stdout.write(_table(shown, redactor))
+        sources = ", ".join(dict.fromkeys(p.source for p in shown))
+        where = f"step {args.step} of recipe" if args.step else "the end of recipe"
+        sys.stderr.write(f"{len(shown)} datapill(s) available at {where} {recipe.name}, "
+                         f"from {sources}\n")
+    if len(pills) > MAX_ROWS:
+        sys.stderr.write(f"runner: {len(pills) - MAX_ROWS} more datapills not shown\n")
+    return 0
+
+
+def _available(loaded: Loaded, step: str | None) -> list[Datapill]:
+    spec = loaded.spec
+    assert isinstance(spec, RecipeSpec)
+    ids = [s.id for s in spec.steps]
+    if step is not None and step not in ids:
+        raise CommandError(f"runner: recipe {spec.name} has no step {step!r} "
+                           f"(steps: {', '.join(ids) or 'none'})", 2)
+    try:
+        shapes = recipe_shapes(loaded)
+    except SampleError as exc:
+        raise CommandError(str(exc), 1) from exc
+    if shapes.trigger is None and not shapes.steps:
+        raise CommandError(
+            f"runner: nothing is known of recipe {spec.name}'s datapills yet: record a sample "
+            f"with `runner sample {spec.name}` (it runs one job and keeps what it saw)", 1)
+    index = ids.index(step) if step is not None else len(ids)
+    return _rows(spec, shapes, ids[:index], index if step is not None else None)
+
+
+def _rows(
+    spec: RecipeSpec, shapes: RecipeShapes, earlier: list[str], index: int | None
+) -> list[Datapill]:
+    rows: list[Datapill] = []
+    if index is not None and (item := item_shape(spec, shapes, index)) is not None:
+        rows += datapills(item[0], "item", item[1].source)
+    if shapes.trigger is not None:
+        rows += datapills(shapes.trigger.shape, "trigger", shapes.trigger.source)
+    for step_id in earlier:
+        known = shapes.steps.get(step_id)
+        if known is not None:
+            rows += datapills(known.shape, f"steps.{step_id}", known.source)
+    return rows
+
+
+def _table(rows: list[Datapill], redactor: Redactor) -> str:
+    width = min(max((len(p.path) for p in rows), default=0), 60)
+    kinds = max((len(p.type_name) for p in rows), default=0)
+    lines = []
+    for pill in rows:
+        example = redactor.redact_text(pill.example) if pill.example is not None else ""
+        note = f"  {pill.description}" if pill.description else ""
+        lines.append(f"{pill.path:<{width}}  {pill.type_name:<{kinds}}  {example}{note}".rstrip())
+    return "".join(line + "\n" for line in lines)
