@@ -18,6 +18,10 @@ from runner.samples.cut import cut_entry
 from runner.samples.files import Sample
 
 _RECORDED_KEYS = ("status", "headers", "body")
+#: Headers that differ on every run and that no step reads as data: left out, so that
+#: re-recording a sample shows a diff only where the API's answer changed.
+VOLATILE_HEADERS = frozenset({"date", "content-length", "connection", "keep-alive",
+                              "transfer-encoding"})
 
 
 @dataclass
@@ -32,7 +36,11 @@ class Recording:
 def _entry(view: Any, limit: int) -> dict[str, Any] | None:
     if not isinstance(view, dict) or view.get("ok") is False or "status" not in view:
         return None
-    return cut_entry({key: view[key] for key in _RECORDED_KEYS if key in view}, limit)
+    entry = {key: view[key] for key in _RECORDED_KEYS if key in view}
+    if isinstance(entry.get("headers"), dict):
+        entry["headers"] = {name: value for name, value in entry["headers"].items()
+                            if name.lower() not in VOLATILE_HEADERS}
+    return cut_entry(entry, limit)
 
 
 def recording(job: JobRecord, outputs: dict[str, Any], limit: int) -> Recording:
