@@ -170,8 +170,13 @@ def print_exchange(record: StepRecord, connection: str, out: TextIO) -> None:
     for call in record.calls:
         print_call(call, out)
     took = f"{record.duration_ms:.0f} ms"
-    if record.status == "succeeded":
-        out.write(f"\n✓ {took} through connection {connection}\n")
+    response = record.calls[-1].response if record.calls else None
+    if record.status == "succeeded" and response is not None:
+        out.write(f"\n✓ {response.status} {response.reason} in {took} through connection "
+                  f"{connection}\n")
+    elif response is not None:  # the body is printed above: the status says it all
+        out.write(f"\n✗ {response.status} {response.reason}, not 2xx, in {took} through "
+                  f"connection {connection}\n")
     else:
         error = (record.error or "failed").removeprefix("step request: ")
         out.write(f"\n✗ {error} ({took}, connection {connection})\n")
