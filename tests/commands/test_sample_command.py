@@ -188,3 +188,54 @@ async def test_a_broken_sample_is_reported_where_it_breaks_and_left_alone(tmp_pa
     assert code == 1
     assert "samples/new-lead.json:1:24: the sample is not valid JSON" in err
     assert broken.read_text() == '{"trigger": {"body": 1,}}\n'
+
+
+POLL = """kind: recipe
+name: sync
+trigger:
+  poll:
+    connection: venues
+    every: 5m
+    request: {url: /items/}
+    records: "{{ response.body.items }}"
+    key: "{{ record.id }}"
+steps:
+  - id: forward
+    request: {connection: venues, method: POST, url: /notes/, json: {id: "{{ trigger.record.id }}"}}
+"""
+
+
+async def test_a_poll_recipe_polls_once_and_samples_the_first_record(tmp_path):
+    calls: list[str] = []
+    items = [{"id": "a", "title": "first"}, {"id": "b", "title": "second"}]
+    app = venues_app(calls)
+
+    async def listing(request: web.Request) -> web.Response:
+        calls.append(request.path)
+        return web.json_response({"items": items if request.query.get("empty") is None else []})
+
+    app.router.add_get("/items/", listing)
+    async with serve_app(app) as base:
+        write(tmp_path, "venues.yaml", CONNECTION.format(base=base))
+        write(tmp_path, "sync.yaml", POLL)
+        code, out, err = await runner(tmp_path, "sample", "sync", ".", env={"VENUES_TOKEN": SECRET})
+        assert code == 0, err
+        sample = json.loads((tmp_path / "samples" / "sync.json").read_text())
+        assert sample["trigger"]["record"] == items[0] and sample["trigger"]["key"] == "a"
+        assert calls == ["/items/", "/notes/"]  # one job: the first record only
+        write(tmp_path, "sync.yaml", POLL.replace("url: /items/", "url: /items/?empty=1"))
+        code, _, err = await runner(tmp_path, "sample", "sync", ".", env={"VENUES_TOKEN": SECRET})
+    assert code == 1 and "found no records" in err
+
+
+async def test_validate_and_datapills_send_nothing(tmp_path):
+    calls: list[str] = []
+    async with serve_app(venues_app(calls)) as base:
+        project(tmp_path, base)
+        env = {"VENUES_TOKEN": SECRET}
+        await runner(tmp_path, "sample", "new-lead", ".", "--event",
+                     event(tmp_path, venue="Hall", country="GB"), env=env)
+        sent = len(calls)
+        assert (await runner(tmp_path, "validate", ".", "--strict", env=env))[0] == 0
+        assert (await runner(tmp_path, "datapills", "new-lead", ".", env=env))[0] == 0
+    assert len(calls) == sent == 1
