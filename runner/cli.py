@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.set_defaults(module="connect")
 
     _add_builder_commands(commands)
+    _add_import_commands(commands)
 
     connections = commands.add_parser("connections", help="list connections and their OAuth2 state")
     connections.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
@@ -174,6 +175,18 @@ def _add_builder_commands(commands: Any) -> None:
     request.add_argument("--format", choices=("text", "json"), default="text")
     request.add_argument("--store", help=_STORE_HELP + "; OAuth2 tokens are read from it")
     request.set_defaults(module="request")
+
+
+def _add_import_commands(commands: Any) -> None:
+    """`runner import FORMAT`: steps written from requests made elsewhere; nothing is sent."""
+    group = commands.add_parser("import", help="write a step from a request made elsewhere")
+    formats = group.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    curl = formats.add_parser("curl", help="print a step in YAML from a cURL command")
+    curl.add_argument("command", metavar="'curl ...'")
+    curl.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    curl.add_argument("--connection", metavar="NAME", help="the connection the URL goes through")
+    curl.add_argument("--id", default="request", help="the step's id (default: request)")
+    curl.set_defaults(module="import_curl")
 
 
 def _version() -> str:
