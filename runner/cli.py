@@ -185,6 +185,8 @@ def _add_import_commands(commands: Any) -> None:
     curl.add_argument("command", metavar="'curl ...'")
     curl.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
     curl.add_argument("--connection", metavar="NAME", help="the connection the URL goes through")
+    curl.add_argument("--recipe", metavar="NAME",
+                      help="propose datapills from this recipe's samples/<NAME>.json trigger")
     curl.add_argument("--id", default="request", help="the step's id (default: request)")
     curl.set_defaults(module="import_curl")
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sys
 from argparse import Namespace
+from typing import Any
 
+from runner.recipe.models import RecipeSpec
 from runner.commands.common import CommandError, fail, load_project
+from runner.importing.datapills import propose, read_trigger_sample
 from runner.importing.curl import CurlError, parse_curl
 from runner.importing.step_yaml import build_step, step_yaml
 
@@ -16,9 +19,11 @@ def run(args: Namespace) -> int:
             req = parse_curl(args.command)
         except CurlError as exc:
             raise CommandError(f"runner: error: cannot read the cURL command: {exc}", 2) from exc
-        name, base, has_auth = _connection(req.url, args)
+        name, base, has_auth, loaded = _connection(req.url, args)
         try:
             step, notes = build_step(req, args.id, name, base, has_auth)
+            if args.recipe is not None:
+                notes += propose(step["request"], _trigger_sample(loaded, args.recipe))
         except ValueError as exc:
             raise CommandError(f"runner: error: {exc}", 2) from exc
     except CommandError as exc:
@@ -27,15 +32,26 @@ def run(args: Namespace) -> int:
     return 0
 
 
-def _connection(url: str, args: Namespace) -> tuple[str | None, str | None, bool]:
+def _trigger_sample(loaded: Any, recipe: str) -> Any:
+    for document in [] if loaded is None else loaded.documents:
+        if isinstance(document.spec, RecipeSpec) and document.spec.name == recipe:
+            trigger = read_trigger_sample(document.source.file, recipe)
+            if trigger is None:
+                raise CommandError(f"runner: error: recipe '{recipe}' has no sample "
+                                   f"(samples/{recipe}.json beside {document.source.file})", 2)
+            return trigger
+    raise CommandError(f"runner: error: no recipe named '{recipe}' in PATH", 2)
+
+
+def _connection(url: str, args: Namespace) -> tuple[str | None, str | None, bool, Any]:
     """The connection whose base_url starts the URL (the longest when several do)."""
-    if not args.paths and args.connection is None:
+    if not args.paths and args.connection is None and args.recipe is None:
         try:
-            project, _ = load_project(None)
+            project, loaded = load_project(None)
         except CommandError:
-            return None, None, False
+            return None, None, False, None
     else:
-        project, _ = load_project(args.paths)
+        project, loaded = load_project(args.paths)
     matches = []
     for name, conn in project.connections.items():
         base = conn.spec.base_url
@@ -49,6 +65,6 @@ def _connection(url: str, args: Namespace) -> tuple[str | None, str | None, bool
                                "its base_url does not start the URL", 2)
         matches = chosen
     if not matches:
-        return None, None, False
+        return None, None, False, loaded
     _, name, base, has_auth = max(matches)
-    return name, base, has_auth
+    return name, base, has_auth, loaded

@@ -86,3 +86,21 @@ def test_unreadable_commands_exit_2_naming_the_part(tmp_path, capsys, monkeypatc
         assert code == 2, command
         assert part in err, err
         assert out == ""
+
+
+def test_literals_equal_to_trigger_sample_values_are_proposed_as_datapills(tmp_path, capsys):
+    (tmp_path / "shop.yaml").write_text(CONNECTION)
+    (tmp_path / "lead.yaml").write_text(
+        "kind: recipe\nname: new-lead\ntrigger: {webhook: {path: /lead}}\n"
+        "steps:\n  - id: ping\n    request: {method: GET, url: 'http://127.0.0.1:9/'}\n")
+    (tmp_path / "samples").mkdir()
+    (tmp_path / "samples" / "new-lead.json").write_text(
+        '{"trigger": {"body": {"email": "a@b.c", "n": 7}}, "steps": {}}')
+    code, out, err = _import(
+        capsys, "curl https://api.example.com/v1/p --json '{\"to\": \"a@b.c\", \"x\": \"no\"}'",
+        str(tmp_path), "--recipe", "new-lead")
+    assert code == 0, err
+    assert '# json.to: "a@b.c" = {{ trigger.body.email }}?' in out
+    assert "json.x" not in out
+    code, _, err = _import(capsys, "curl https://h/x", str(tmp_path), "--recipe", "nope")
+    assert code == 2 and "no recipe named 'nope'" in err
