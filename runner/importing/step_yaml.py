@@ -9,9 +9,16 @@ from urllib.parse import parse_qsl
 import yaml
 
 from runner.importing.curl import CurlRequest, json_value
-from runner.redact import is_credential_header
+from runner.redact import SENSITIVE_PARAMS, is_credential_header
 
 _KEY_PARAMS = {"api_key", "apikey", "token", "access_token", "key", "api_token", "auth", "secret"}
+
+
+def _is_credential(name: str) -> bool:
+    """redact's credential headers plus the usual custom ones (X-API-Key, X-Auth-Token...)."""
+    lowered = name.lower()
+    return is_credential_header(name) or any(
+        word in lowered for word in ("api-key", "apikey", "token", "secret", "x-auth"))
 
 
 def _secret_name(name: str) -> str:
@@ -31,7 +38,7 @@ def build_step(req: CurlRequest, step_id: str, connection: str | None, base_url:
     request["url"] = url
     params: dict[str, Any] = {}
     for name, value in req.params:
-        if name.lower() in _KEY_PARAMS:
+        if name.lower() in _KEY_PARAMS or name.lower() in SENSITIVE_PARAMS:
             secret = _secret_name(name)
             notes.append(f"create the secret '{secret}' holding the value of the query "
                          f"parameter {name}")
@@ -44,7 +51,7 @@ def build_step(req: CurlRequest, step_id: str, connection: str | None, base_url:
     for name, value in req.headers:
         if name.lower() == "content-type":
             content_type = value.lower()
-        if is_credential_header(name):
+        if _is_credential(name):
             if connection is not None and connection_has_auth:
                 notes.append(f"header {name} dropped: connection {connection} supplies the auth")
                 continue
