@@ -142,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     connect.set_defaults(module="connect")
 
     _add_builder_commands(commands)
+    _add_import_commands(commands)
 
     connections = commands.add_parser("connections", help="list connections and their OAuth2 state")
     connections.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
@@ -201,6 +202,20 @@ def _add_builder_commands(commands: Any) -> None:
                        help="the step that would use them (default: after the last step)")
     pills.add_argument("--format", choices=("text", "json"), default="text")
     pills.set_defaults(module="datapills")
+
+
+def _add_import_commands(commands: Any) -> None:
+    """`runner import FORMAT`: steps written from requests made elsewhere; nothing is sent."""
+    group = commands.add_parser("import", help="write a step from a request made elsewhere")
+    formats = group.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    curl = formats.add_parser("curl", help="print a step in YAML from a cURL command")
+    curl.add_argument("command", metavar="'curl ...'")
+    curl.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    curl.add_argument("--connection", metavar="NAME", help="the connection the URL goes through")
+    curl.add_argument("--recipe", metavar="NAME",
+                      help="propose datapills from this recipe's samples/<NAME>.json trigger")
+    curl.add_argument("--id", default="request", help="the step's id (default: request)")
+    curl.set_defaults(module="import_curl")
 
 
 def _version() -> str:
