@@ -12,8 +12,8 @@ import argparse
 import json
 import sys
 
-from runner.commands.common import CommandError, fail, load_project, recipe_argument
-from runner.commands.run import pick_recipe
+from runner.commands.common import CommandError, fail
+from runner.commands.run import load_recipe
 from runner.recipe.loader import Loaded
 from runner.recipe.models import RecipeSpec
 from runner.recipe.secret_refs import hide_named_secrets
@@ -26,9 +26,7 @@ from runner.secrets import SecretSource
 
 def run(args: argparse.Namespace) -> int:
     try:
-        name, file = recipe_argument(args.recipe)
-        project, result = load_project(args.paths, file)
-        recipe = pick_recipe(project, name, file)
+        _, result, recipe = load_recipe(args.recipe, args.paths)
         loaded = next(d for d in result.documents
                       if isinstance(d.spec, RecipeSpec) and d.spec.name == recipe.name)
         pills = _available(loaded, args.step)

@@ -27,8 +27,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _run(url: str, args: argparse.Namespace) -> int:
-    _require_existing_file(url)
-    await _require_existing_schema(url)
+    require_existing_file(url)
+    await require_existing_schema(url)
     store = open_store(url)
     await store.open()
     try:
@@ -82,7 +82,7 @@ def _show(job: JobRecord, fmt: str) -> None:
     print_job_end(job)
 
 
-def _require_existing_file(url: str) -> None:
+def require_existing_file(url: str) -> None:
     """A SQLite store these commands read must exist already: opening one creates the file and
     its folders, and a mistyped `--store` would then list "no jobs" instead of saying so."""
     if not url.lower().startswith("sqlite:"):
@@ -96,7 +96,7 @@ def _require_existing_file(url: str) -> None:
                          "`runner serve` creates it on its first start)")
 
 
-async def _require_existing_schema(url: str) -> None:
+async def require_existing_schema(url: str) -> None:
     """The same for PostgreSQL: opening a store creates its schema, so a mistyped `?schema=`
     would otherwise be created, empty, and listed as "no jobs"."""
     if not url.lower().startswith(("postgresql:", "postgres:")):

@@ -33,15 +33,14 @@ from runner.engine.runtime import Runtime
 from runner.engine.steps import dry_record, render_request
 from runner.errors import RunnerError
 from runner.recipe.compile import Project, Recipe, connections_used
+from runner.recipe.loader import LoadResult
 from runner.redact import Redactor, mask_credential_headers
 from runner.triggers.poll import record_key
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        name, file = recipe_argument(args.recipe)
-        project, loaded = load_project(args.paths, file)
-        recipe = pick_recipe(project, name, file)
+        project, loaded, recipe = load_recipe(args.recipe, args.paths)
         event = read_event(args.event) if args.event else None
         if not args.dry_run:
             wanted = {("connection", c) for c in connections_used(recipe)}
@@ -49,6 +48,14 @@ def run(args: argparse.Namespace) -> int:
         return asyncio.run(_run(project, recipe, event, args))
     except CommandError as exc:
         return fail(exc)
+
+
+def load_recipe(value: str, paths: list[str] | None) -> tuple[Project, LoadResult, Recipe]:
+    """RECIPE (a name or a YAML file) and the documents of PATH...: what `run`, `sample` and
+    `datapills` start from; CommandError when they are invalid or the recipe is not there."""
+    name, file = recipe_argument(value)
+    project, loaded = load_project(paths, file)
+    return project, loaded, pick_recipe(project, name, file)
 
 
 def pick_recipe(project: Project, name: str | None, file: str | None) -> Recipe:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,15 @@ from runner.commands.common import (
     check_secrets,
     exit_code,
     fail,
-    load_project,
-    recipe_argument,
 )
 from runner.commands.output import print_job_end, print_job_start, print_step
-from runner.commands.run import pick_recipe, poll_event, read_event, webhook_event
+from runner.commands.run import load_recipe, poll_event, read_event, webhook_event
 from runner.commands.runtime import command_runtime
 from runner.engine.job import new_job, recipe_context, run_job, storable
 from runner.engine.records import JobRecord, StepRecord
 from runner.engine.runtime import Runtime
 from runner.errors import RunnerError, StoreError
-from runner.recipe.compile import Recipe, connections_used
+from runner.recipe.compile import Project, Recipe, connections_used
 from runner.redact import Redactor
 from runner.samples.files import (
     Sample,
@@ -46,17 +43,16 @@ from runner.triggers.poll import record_key
 
 def run(args: argparse.Namespace) -> int:
     try:
-        name, file = recipe_argument(args.recipe)
-        project, loaded = load_project(args.paths, file)
-        recipe = pick_recipe(project, name, file)
+        project, loaded, recipe = load_recipe(args.recipe, args.paths)
         source = project.sources[recipe.name]
         path = sample_path(source, recipe.name)
         old = _old_sample(path)
         given = _given_event(args, recipe, old)
-        wanted = {("connection", c) for c in connections_used(recipe)}
-        check_secrets(loaded, wanted | {("recipe", recipe.name)})
-        job, new = asyncio.run(_record(project.narrowed(connections_used(recipe)), recipe,
-                                       given, args.store))
+        used = connections_used(recipe)
+        documents = {("connection", c) for c in used}
+        check_secrets(loaded, documents | {("recipe", recipe.name)})
+        job, new = asyncio.run(_record(project.narrowed(used), recipe, given,
+                                       args.store))
     except CommandError as exc:
         return fail(exc)
     if job is None:
@@ -94,15 +90,15 @@ def _given_event(args: argparse.Namespace, recipe: Recipe, old: Sample | None) -
         "trigger with no fields", 2)
 
 
-async def _stored_event(store_url: str | None, job_id: str, recipe: str) -> dict[str, Any]:
-    from runner.commands.jobs import _require_existing_file, _require_existing_schema
-    from runner.daemon.settings import DEFAULT_STORE
+async def _stored_event(given_store: str | None, job_id: str, recipe: str) -> dict[str, Any]:
+    from runner.commands.jobs import require_existing_file, require_existing_schema
+    from runner.oauth.wiring import store_url
     from runner.store import open_store
 
-    url = store_url or os.environ.get("RUNNER_STORE") or DEFAULT_STORE
+    url = store_url(given_store)
     try:
-        _require_existing_file(url)
-        await _require_existing_schema(url)
+        require_existing_file(url)
+        await require_existing_schema(url)
         store = open_store(url)
         await store.open()
         try:
@@ -119,7 +115,7 @@ async def _stored_event(store_url: str | None, job_id: str, recipe: str) -> dict
 
 
 async def _record(
-    project: Any, recipe: Recipe, given: Any, store: str | None
+    project: Project, recipe: Recipe, given: Any, store: str | None
 ) -> tuple[JobRecord | None, Recording]:
     redactor = Redactor()
     try:

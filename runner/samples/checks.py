@@ -109,33 +109,42 @@ def _site_problems(
             resolved = _resolve(shapes, loops_over)
             if resolved is not None and (problem := list_problem(*resolved[:2])) is not None:
                 yield problem, resolved[2], 1
+    item = None
+    if "item" in site.names and site.step_index is not None:
+        item = item_shape(spec, shapes, site.step_index)
     for ref in template.references:
         if ref.guarded or ref.root not in site.names:
             continue
-        walked = _walk(spec, shapes, site, ref)
+        walked = _walk(shapes, ref, item)
         if walked is not None:
             yield walked[0], walked[1], ref.line
 
 
-def _walk(
-    spec: RecipeSpec, shapes: RecipeShapes, site: Site, ref: Reference
-) -> tuple[PathProblem, Known] | None:
-    if ref.root == "trigger" and shapes.trigger is not None:
-        problem = first_problem(shapes.trigger.shape, "trigger", ref.path)
-        return (problem, shapes.trigger) if problem else None
-    if ref.root == "steps" and ref.path and isinstance(ref.path[0], str):
-        known = shapes.steps.get(ref.path[0])
-        if known is None:
-            return None
-        problem = first_problem(known.shape, f"steps.{ref.path[0]}", ref.path[1:])
-        return (problem, known) if problem else None
-    if ref.root == "item" and site.step_index is not None:
-        element = item_shape(spec, shapes, site.step_index)
-        if element is None:
-            return None
-        problem = first_problem(element[0], "item", ref.path)
-        return (problem, element[1]) if problem else None
+def _root(
+    shapes: RecipeShapes, root: str, keys: tuple[str | int, ...]
+) -> tuple[Known, str, tuple[str | int, ...]] | None:
+    """Where a chain starts: what is known of its root, the root's path text, the keys after it."""
+    if root == "trigger" and shapes.trigger is not None:
+        return shapes.trigger, "trigger", keys
+    if root == "steps" and keys and isinstance(keys[0], str) and keys[0] in shapes.steps:
+        return shapes.steps[keys[0]], f"steps.{keys[0]}", keys[1:]
     return None
+
+
+def _walk(
+    shapes: RecipeShapes, ref: Reference, item: tuple[Shape, Known] | None
+) -> tuple[PathProblem, Known] | None:
+    if ref.root == "item":
+        if item is None:
+            return None
+        problem = first_problem(item[0], "item", ref.path)
+        return (problem, item[1]) if problem else None
+    start = _root(shapes, ref.root, ref.path)
+    if start is None:
+        return None
+    known, label, rest = start
+    problem = first_problem(known.shape, label, rest)
+    return (problem, known) if problem else None
 
 
 def item_shape(spec: RecipeSpec, shapes: RecipeShapes, index: int) -> tuple[Shape, Known] | None:
@@ -165,13 +174,10 @@ def _resolve(
     shapes: RecipeShapes, chain: tuple[str, tuple[str | int, ...]]
 ) -> tuple[Shape, str, Known] | None:
     """The shape a plain chain reaches, with its path text and source; None when unknown."""
-    root, keys = chain
-    if root == "trigger" and shapes.trigger is not None:
-        known, label, rest = shapes.trigger, "trigger", keys
-    elif root == "steps" and keys and isinstance(keys[0], str) and keys[0] in shapes.steps:
-        known, label, rest = shapes.steps[keys[0]], f"steps.{keys[0]}", keys[1:]
-    else:
+    start = _root(shapes, *chain)
+    if start is None:
         return None
+    known, label, rest = start
     if first_problem(known.shape, label, rest) is not None:
         return None  # the path itself is reported where it is read
     current: Shape | None = known.shape
