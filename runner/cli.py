@@ -117,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("id", metavar="ID")
     replay = jobs_actions.add_parser("replay", help="queue a new job with the same event")
     replay.add_argument("id", metavar="ID")
+    replay.add_argument("--from-failed", action="store_true",
+                        help="reuse the steps that succeeded and run from the first failed one")
     for sub in (listing, show, replay):
         sub.add_argument("--store", help=_STORE_HELP)
         sub.add_argument("--format", choices=("text", "json"), default="text")

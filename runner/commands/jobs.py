@@ -10,7 +10,7 @@ import sys
 
 from runner.commands.output import print_job_end, print_step
 from runner.daemon.settings import DEFAULT_STORE
-from runner.engine.job import new_job
+from runner.engine.replay import NotRetryable, replay_job
 from runner.engine.records import JobRecord
 from runner.errors import StoreError
 from runner.store import open_store
@@ -41,12 +41,19 @@ async def _run(url: str, args: argparse.Namespace) -> int:
         if args.action == "show":
             _show(job, args.format)
             return 0
-        replay = new_job(job.recipe, job.event, replay_of=job.id)
+        try:
+            replay = replay_job(job, from_failed=args.from_failed)
+        except NotRetryable as exc:
+            sys.stderr.write(f"runner: {exc}\n")
+            return 1
         await store.enqueue(replay)
+        reused = [step.id for step in replay.steps]
         if args.format == "json":
-            print(json.dumps({"job_id": replay.id, "replay_of": job.id, "status": "queued"}))
+            print(json.dumps({"job_id": replay.id, "replay_of": job.id, "status": "queued",
+                              "reused_steps": reused}))
         else:
-            print(f"queued job {replay.id} (replay of {job.id}); "
+            kept = f", reusing steps {', '.join(reused)}" if reused else ""
+            print(f"queued job {replay.id} (replay of {job.id}{kept}); "
                   "a running `runner serve` on this store runs it")
         return 0
     finally:

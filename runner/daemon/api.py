@@ -1,4 +1,4 @@
-"""The jobs API: `GET /api/jobs`, `GET /api/jobs/{id}`, `POST /api/jobs/{id}/replay`.
+"""The jobs API: `GET /api/jobs`, `GET /api/jobs/{id}`, `POST /api/jobs/{id}/replay[?from=failed]`.
 
 Off unless `RUNNER_API_TOKEN` is set; every call then needs `Authorization: Bearer <token>`.
 """
@@ -11,11 +11,12 @@ from typing import Any
 from aiohttp import web
 
 from runner.daemon.http_errors import error_response
-from runner.engine.job import new_job
+from runner.engine.replay import NotRetryable, replay_job
 from runner.errors import StoreError
 
 MAX_LIMIT = 500
 STATUSES = ("queued", "running", "succeeded", "failed")
+REPLAY_FROM = ("start", "failed")
 
 class JobsApi:
     def __init__(self, daemon: Any) -> None:
@@ -78,11 +79,19 @@ class JobsApi:
             # It would fail at once ("no longer loaded"): say so to the caller instead.
             return error_response(409, "recipe-not-loaded", f"recipe {job.recipe} is not loaded "
                                   "here, so its job cannot be replayed")
-        replay = new_job(job.recipe, job.event, replay_of=job.id)
+        start = request.query.get("from", "start")
+        if start not in REPLAY_FROM:
+            return error_response(400, "bad-from", "from must be start (the default: every step "
+                                  "again) or failed (reuse the steps that succeeded)")
+        try:
+            replay = replay_job(job, from_failed=start == "failed")
+        except NotRetryable as exc:
+            return error_response(409, "not-failed", str(exc))
         await self.daemon.store.enqueue(replay)
         self.daemon.executor.wake()
-        return web.json_response({"job_id": replay.id, "status": "queued", "replay_of": job.id},
-                                 status=202)
+        body = {"job_id": replay.id, "status": "queued", "replay_of": job.id,
+                "reused_steps": [step.id for step in replay.steps]}
+        return web.json_response(body, status=202)
 
 
 def _summary(job: Any) -> dict[str, Any]:

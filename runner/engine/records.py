@@ -73,10 +73,13 @@ class StepRecord:
     calls: list[CallRecord] = field(default_factory=list)
     output: Any = None
     error: str | None = None
+    reused_from: str | None = None  # the job that ran this step, for a step a retry reused
 
     def to_json(self) -> dict[str, Any]:
         data = dict(vars(self))
         data["calls"] = [_call_to_json(call) for call in self.calls]
+        if self.reused_from is None:  # only retries carry it: other records stay as they were
+            del data["reused_from"]
         return data
 
     @classmethod

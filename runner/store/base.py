@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import abc
 import math
+from dataclasses import dataclass, field
 from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
@@ -75,6 +76,31 @@ class Claimed(list[JobRecord]):
     def __init__(self, jobs: Iterable[JobRecord] = (), *, backlog: bool) -> None:
         super().__init__(jobs)
         self.backlog = backlog
+
+
+@dataclass
+class RecipeActivity:
+    """What the overview shows of one recipe (see `Store.recipe_activity`)."""
+
+    recipe: str
+    counts: dict[str, int] = field(default_factory=dict)  # jobs created since, by status
+    queued: int = 0
+    running: int = 0
+    last: JobRecord | None = None
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Failed among the finished jobs counted, from 0 to 1; None when none finished."""
+        finished = self.counts.get("succeeded", 0) + self.counts.get("failed", 0)
+        return None if finished == 0 else self.counts.get("failed", 0) / finished
+
+
+@dataclass(frozen=True)
+class MinuteCount:
+    recipe: str
+    minute: str  # `2026-12-07T09:30`: the creation time cut to the minute
+    status: str  # succeeded | failed
+    count: int
 
 
 class Store(abc.ABC):
@@ -253,12 +279,31 @@ class Store(abc.ABC):
         status: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[JobRecord]:
         """Jobs newest first, filtered by recipe and status; their `steps` are left empty.
 
         `before` is a job id: only jobs enqueued before it are listed (pass the last id of a page
-        to get the next page). Raises `StoreError` when that job does not exist.
+        to get the next page). Raises `StoreError` when that job does not exist. `since` and
+        `until` (ISO 8601 UTC text, compared as text: `2026-12-07T09:30` works) keep the jobs
+        created at or after `since` and before `until`.
         """
+
+    @abc.abstractmethod
+    async def recipe_activity(
+        self, recipes: Collection[str], since: str
+    ) -> dict[str, RecipeActivity]:
+        """For each recipe named: its jobs created since `since` by status, how many are queued
+        and running now, and its newest job (without steps); recipes without any job included.
+
+        The overview page asks this on every load, so it must not read the whole history: the
+        counts read only the jobs created since `since`, the rest are index lookups.
+        """
+
+    @abc.abstractmethod
+    async def finished_per_minute(self, since: str) -> list[MinuteCount]:
+        """Finished jobs created since `since`, counted per recipe, minute and status (a chart)."""
 
     @abc.abstractmethod
     async def prune(

@@ -39,6 +39,8 @@ from runner.store.base import (
     Claimed,
     JobMissing,
     LeaseLost,
+    MinuteCount,
+    RecipeActivity,
     Store,
     check_lease,
 )
@@ -229,15 +231,36 @@ class PostgresStore(Store):
         status: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[JobRecord]:
         bound = None
         if before is not None:
             bound = await self._call("listing jobs", "fetchval", q.SEQ_OF_JOB, before)
             if bound is None:
                 raise StoreError(f"there is no job {before} to list the jobs before")
-        params = (recipe, status, bound, max(limit, 0))
+        params = (recipe, status, bound, max(limit, 0), since, until)
         rows = await self._call("listing jobs", "fetch", q.LIST_JOBS, *params)
         return [_job_from_row(row) for row in rows]
+
+    async def recipe_activity(
+        self, recipes: Collection[str], since: str
+    ) -> dict[str, RecipeActivity]:
+        names = list(recipes)
+        found = {name: RecipeActivity(name) for name in names}
+        what = "reading the recipes' activity"
+        async with self._transaction(what) as conn:  # one pooled connection for the three
+            for row in await conn.fetch(q.COUNTS_SINCE, names, since):
+                found[row["recipe"]].counts[row["status"]] = row["n"]
+            for row in await conn.fetch(q.UNFINISHED_COUNTS, names):
+                setattr(found[row["recipe"]], row["status"], row["n"])
+            for row in await conn.fetch(q.NEWEST_OF_RECIPES, names):
+                found[row["recipe"]].last = _job_from_row(row)
+        return found
+
+    async def finished_per_minute(self, since: str) -> list[MinuteCount]:
+        rows = await self._call("counting jobs per minute", "fetch", q.FINISHED_PER_MINUTE, since)
+        return [MinuteCount(r["recipe"], r["minute"], r["status"], r["n"]) for r in rows]
 
     async def prune(
         self, *, older_than: datetime | None = None, keep_last: int | None = None

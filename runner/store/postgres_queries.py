@@ -42,9 +42,36 @@ SELECT {JOB_COLUMNS} FROM jobs
 WHERE ($1::text IS NULL OR recipe = $1)
   AND ($2::text IS NULL OR status = $2)
   AND ($3::bigint IS NULL OR seq < $3)
+  AND ($5::text IS NULL OR created_at >= $5)
+  AND ($6::text IS NULL OR created_at < $6)
 ORDER BY seq DESC
 LIMIT $4"""
 QUEUE_DEPTH = "SELECT count(*) FROM jobs WHERE status = 'queued'"
+
+# -- the overview (runner.ui) ---------------------------------------------------------------------
+# $1: the recipes (text[]), $2: since. `created_at >= $2` reads the last blocks (BRIN index).
+COUNTS_SINCE = """
+SELECT recipe, status, count(*) AS n FROM jobs
+WHERE created_at >= $2 AND recipe = ANY($1::text[])
+GROUP BY recipe, status"""
+UNFINISHED_COUNTS = """
+SELECT recipe, status, count(*) AS n FROM jobs
+WHERE status IN ('queued', 'running') AND recipe = ANY($1::text[])
+GROUP BY recipe, status"""
+# Each recipe's newest job: four lookups of the (status, recipe, seq) index per recipe.
+NEWEST_OF_RECIPES = f"""
+SELECT {JOB_COLUMNS} FROM jobs WHERE seq IN (
+    SELECT GREATEST(
+        (SELECT max(seq) FROM jobs WHERE status = 'queued' AND recipe = r),
+        (SELECT max(seq) FROM jobs WHERE status = 'running' AND recipe = r),
+        (SELECT max(seq) FROM jobs WHERE status = 'succeeded' AND recipe = r),
+        (SELECT max(seq) FROM jobs WHERE status = 'failed' AND recipe = r))
+    FROM unnest($1::text[]) AS r)"""
+FINISHED_PER_MINUTE = """
+SELECT recipe, substr(created_at, 1, 16) AS minute, status, count(*) AS n FROM jobs
+WHERE created_at >= $1 AND status IN ('succeeded', 'failed')
+GROUP BY recipe, minute, status
+ORDER BY minute"""
 
 # -- claim, finish, recover -----------------------------------------------------------------------
 # Per recipe with queued jobs: how many of its jobs run now.

@@ -38,6 +38,8 @@ from runner.store.base import (
     DEFAULT_OWNER,
     FINISHED,
     Claimed,
+    MinuteCount,
+    RecipeActivity,
     Store,
     check_lease,
 )
@@ -250,10 +252,23 @@ class SQLiteStore(Store):
         status: str | None = None,
         limit: int = 50,
         before: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
     ) -> list[JobRecord]:
-        params = {"recipe": recipe, "status": status, "limit": max(limit, 0)}
+        params = {"recipe": recipe, "status": status, "limit": max(limit, 0),
+                  "since": since, "until": until}
         op = functools.partial(ops.list_jobs, params=params, before=before)
         return await self._read(op, "listing jobs")
+
+    async def recipe_activity(
+        self, recipes: Collection[str], since: str
+    ) -> dict[str, RecipeActivity]:
+        op = functools.partial(ops.recipe_activity, recipes=list(recipes), since=since)
+        return await self._read(op, "reading the recipes' activity")
+
+    async def finished_per_minute(self, since: str) -> list[MinuteCount]:
+        op = functools.partial(ops.finished_per_minute, since=since)
+        return await self._read(op, "counting jobs per minute")
 
     async def prune(
         self, *, older_than: datetime | None = None, keep_last: int | None = None

@@ -36,10 +36,34 @@ LIST_JOBS = f"""
 SELECT {JOB_COLUMNS} FROM jobs
 WHERE (:recipe IS NULL OR recipe = :recipe)
   AND (:status IS NULL OR status = :status)
-  AND seq < :before
+  AND seq >= :low AND seq < :before
+  AND (:since IS NULL OR created_at >= :since)
+  AND (:until IS NULL OR created_at < :until)
 ORDER BY seq DESC
 LIMIT :limit"""
 QUEUE_DEPTH = "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
+
+# -- the overview (runner.ui) ---------------------------------------------------------------------
+# Time ranges become seq ranges first (`sqlite_ops.seq_from`), so these read only the rows of
+# the range, by rowid, never the whole history.
+SEQ_RANGE = "SELECT MIN(seq), MAX(seq) FROM jobs"
+FIRST_AT_OR_AFTER = "SELECT seq, created_at FROM jobs WHERE seq >= ? ORDER BY seq LIMIT 1"
+COUNTS_SINCE = """
+SELECT recipe, status, COUNT(*) FROM jobs
+WHERE seq >= :low AND created_at >= :since
+GROUP BY recipe, status"""
+UNFINISHED_COUNTS = """
+SELECT recipe, status, COUNT(*) FROM jobs
+WHERE status = 'queued' OR status = 'running'
+GROUP BY recipe, status"""
+NEWEST_OF_RECIPE = """
+SELECT MAX(seq) FROM jobs WHERE status = ? AND recipe = ?"""
+JOB_BY_SEQ = f"SELECT {JOB_COLUMNS} FROM jobs WHERE seq = ?"
+FINISHED_PER_MINUTE = """
+SELECT recipe, substr(created_at, 1, 16) AS minute, status, COUNT(*) FROM jobs
+WHERE seq >= :low AND created_at >= :since AND (status = 'succeeded' OR status = 'failed')
+GROUP BY recipe, minute, status
+ORDER BY minute"""
 
 # -- claim, finish, recover -----------------------------------------------------------------------
 RUNNING_COUNTS = "SELECT recipe, COUNT(*) FROM jobs WHERE status = 'running' GROUP BY recipe"
