@@ -19,6 +19,7 @@ from runner.errors import DocumentError, RunnerError, StoreError
 from runner.eventloop import run_loop, running_loop_name
 from runner.logs import configure
 from runner.recipe.loader import PathNotFound
+from runner.ui.access import why_off
 
 log = logging.getLogger("runner.serve")
 
@@ -83,12 +84,26 @@ async def serve(settings: Settings) -> int:
     log.info("listening", extra={"url": f"http://{settings.host}:{port}",
                                  "store": _without_password(settings.store),
                                  "event_loop": running_loop_name()})
+    _say_where_the_pages_are(daemon, port)
     await stop.wait()
     log.info("stopping: draining running jobs", extra={"grace_s": settings.shutdown_grace})
     await daemon.stop()
     await runner.cleanup()
     log.info("stopped")
     return 0
+
+
+def _say_where_the_pages_are(daemon: Daemon, port: int) -> None:
+    settings = daemon.settings
+    if daemon.access.mode == "off":
+        log.warning(why_off(settings.host))
+    elif not settings.ui:
+        log.info("the web pages are off (RUNNER_UI=false)")
+    else:
+        login = "log in with RUNNER_API_TOKEN" if daemon.access.mode == "token" else "no login: " \
+            "loopback only"
+        log.info("job history pages", extra={"url": f"http://{settings.host}:{port}/ui/",
+                                             "access": login})
 
 
 def _install_signals(daemon: Daemon, stop: asyncio.Event) -> None:

@@ -1,17 +1,17 @@
 """The jobs API: `GET /api/jobs`, `GET /api/jobs/{id}`, `POST /api/jobs/{id}/replay[?from=failed]`.
 
-Off unless `RUNNER_API_TOKEN` is set; every call then needs `Authorization: Bearer <token>`.
+With `RUNNER_API_TOKEN` set, every call needs `Authorization: Bearer <token>`; without it, the
+API answers only on a loopback address (`runner.ui.access` says why and how).
 """
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from aiohttp import web
 
 from runner.daemon.http_errors import error_response
-from runner.engine.replay import NotRetryable, replay_job
+from runner.daemon.replays import ReplayRefused, queue_replay
 from runner.errors import StoreError
 
 MAX_LIMIT = 500
@@ -28,17 +28,8 @@ class JobsApi:
         app.router.add_post("/api/jobs/{id}/replay", self.replay_job)
 
     def _refused(self, request: web.Request) -> web.Response | None:
-        token = self.daemon.settings.api_token
-        if not token:
-            return error_response(404, "api-disabled", "the jobs API is off: set RUNNER_API_TOKEN")
-        scheme, _, given = request.headers.get("Authorization", "").strip().partition(" ")
-        # The scheme's case does not matter (RFC 9110, 11.1): `bearer` is Bearer.
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
-                                                                 token.encode()):
-            return error_response(
-                401, "unauthorized", "send Authorization: Bearer <RUNNER_API_TOKEN>"
-            )
-        return None
+        refusal = self.daemon.access.api_refusal(request)
+        return None if refusal is None else error_response(*refusal)
 
     async def list_jobs(self, request: web.Request) -> web.Response:
         if (refused := self._refused(request)) is not None:
@@ -72,24 +63,16 @@ class JobsApi:
     async def replay_job(self, request: web.Request) -> web.Response:
         if (refused := self._refused(request)) is not None:
             return refused
-        job = await self.daemon.store.get_job(request.match_info["id"])
-        if job is None:
-            return error_response(404, "unknown-job", f"no job {request.match_info['id']}")
-        if self.daemon.active is not None and job.recipe not in self.daemon.active.project.recipes:
-            # It would fail at once ("no longer loaded"): say so to the caller instead.
-            return error_response(409, "recipe-not-loaded", f"recipe {job.recipe} is not loaded "
-                                  "here, so its job cannot be replayed")
         start = request.query.get("from", "start")
         if start not in REPLAY_FROM:
             return error_response(400, "bad-from", "from must be start (the default: every step "
                                   "again) or failed (reuse the steps that succeeded)")
+        job_id = request.match_info["id"]
         try:
-            replay = replay_job(job, from_failed=start == "failed")
-        except NotRetryable as exc:
-            return error_response(409, "not-failed", str(exc))
-        await self.daemon.store.enqueue(replay)
-        self.daemon.executor.wake()
-        body = {"job_id": replay.id, "status": "queued", "replay_of": job.id,
+            replay = await queue_replay(self.daemon, job_id, from_failed=start == "failed")
+        except ReplayRefused as exc:
+            return error_response(exc.status, exc.code, exc.message)
+        body = {"job_id": replay.id, "status": "queued", "replay_of": job_id,
                 "reused_steps": [step.id for step in replay.steps]}
         return web.json_response(body, status=202)
 

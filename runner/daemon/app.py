@@ -14,6 +14,7 @@ from runner.daemon.api import JobsApi
 from runner.daemon.http_errors import error_response
 from runner.daemon.webhooks import WebhookHandler
 from runner.metrics import CONTENT_TYPE_LATEST
+from runner.ui.pages import Pages
 
 log = logging.getLogger(__name__)
 MAX_REQUEST_BYTES = 64 * 1024 * 1024  # webhooks enforce their own, smaller `max_body`
@@ -32,6 +33,8 @@ def create_app(daemon: Any) -> web.Application:
     app.router.add_get("/metrics", _metrics(daemon))
     app.router.add_get("/oauth/callback", _oauth_callback(daemon))
     JobsApi(daemon).add_routes(app)
+    if daemon.settings.ui and daemon.access.mode != "off":
+        Pages(daemon).add_routes(app)
     if daemon.settings.demo:
         daemon.demo.add_routes(app)
     return app

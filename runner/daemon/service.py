@@ -25,6 +25,7 @@ from runner.recipe.loader import PathNotFound, find_files
 from runner.redact import Redactor
 from runner.secrets import SecretSource
 from runner.store import open_store
+from runner.ui.access import Access
 
 log = logging.getLogger(__name__)
 FIRST_PRUNE_AFTER = 30.0  # seconds after start: out of the way of start-up's own work
@@ -42,6 +43,7 @@ class Daemon:
         if store_password:
             self.redactor.add(unquote(store_password))
         self.metrics = Metrics()
+        self.access = Access.from_settings(settings.api_token, settings.host, settings.ui_session)
         self.demo = DemoApi()
         self.store = open_store(settings.store)
         self.active: Active | None = None

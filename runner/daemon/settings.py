@@ -33,7 +33,9 @@ class Settings:
     log_format: str = "auto"  # auto | json | text
     log_level: str = "info"
     reload: bool = False  # watch the document files and reload on change
-    api_token: str | None = None  # enables /api/jobs when set
+    api_token: str | None = None  # the jobs API and the pages' login; see runner.ui.access
+    ui: bool = True  # serve the job history pages under /ui/
+    ui_session: float = 12 * 3600.0  # how long a login to the pages lasts
     demo: bool = True  # serve the /demo/ endpoints the bundled recipes use
     event_loop: str = "uvloop"  # uvloop (faster; asyncio where uvloop is not installed) | asyncio
 
@@ -65,6 +67,8 @@ class Settings:
         s.reload = read("RUNNER_RELOAD", _flag, s.reload)
         s.api_token = env.get("RUNNER_API_TOKEN") or None
         s.demo = read("RUNNER_DEMO", _flag, s.demo)
+        s.ui = read("RUNNER_UI", _flag, s.ui)
+        s.ui_session = read("RUNNER_UI_SESSION", _positive_duration, s.ui_session)
         s.event_loop = read("RUNNER_EVENT_LOOP", _choice(EVENT_LOOPS), s.event_loop)
         for name, value in flags.items():
             if value is not None:

@@ -166,7 +166,7 @@ async def test_jobs_command_lists_shows_and_replays_from_the_same_store(
     assert daemon.cli("jobs", "show", "no-such-job").returncode == 1
 
 
-def test_jobs_api_is_off_without_a_token(
+def test_jobs_api_is_off_without_a_token_beyond_loopback(
     tmp_path: Path, daemons: Callable[..., DaemonProcess]
 ) -> None:
     recipe = write(
@@ -180,7 +180,7 @@ steps:
     request: {method: POST, url: "http://127.0.0.1:9/never"}
 """,
     )
-    daemon = daemons([recipe]).start()
+    daemon = daemons([recipe], args=["--host", "0.0.0.0"]).start()
     status, body = http("GET", f"{daemon.url}/api/jobs", headers={"Authorization": "Bearer x"})
     assert status == 404
     assert json.loads(body)["error"]["code"] == "api-disabled"
