@@ -83,7 +83,7 @@ class RecipeActivity:
     """What the overview shows of one recipe (see `Store.recipe_activity`)."""
 
     recipe: str
-    counts: dict[str, int] = field(default_factory=dict)  # jobs created since, by status
+    counts: dict[str, int] = field(default_factory=dict)  # jobs finished since, by outcome
     queued: int = 0
     running: int = 0
     last: JobRecord | None = None
@@ -294,16 +294,19 @@ class Store(abc.ABC):
     async def recipe_activity(
         self, recipes: Collection[str], since: str
     ) -> dict[str, RecipeActivity]:
-        """For each recipe named: its jobs created since `since` by status, how many are queued
-        and running now, and its newest job (without steps); recipes without any job included.
+        """For each recipe named: its jobs finished since `since` (to the minute) by outcome,
+        how many are queued and running now, and its newest job (without steps); recipes without
+        any job included.
 
-        The overview page asks this on every load, so it must not read the whole history: the
-        counts read only the jobs created since `since`, the rest are index lookups.
+        The overview page asks this on every load, so it must not read the jobs of the day: the
+        finished counts come from per-minute counts a trigger keeps (two days of them are kept),
+        the rest are index lookups.
         """
 
     @abc.abstractmethod
     async def finished_per_minute(self, since: str) -> list[MinuteCount]:
-        """Finished jobs created since `since`, counted per recipe, minute and status (a chart)."""
+        """Jobs finished since `since` (to the minute, at most two days back), counted per
+        recipe, minute of finishing and outcome: the overview's chart."""
 
     @abc.abstractmethod
     async def prune(

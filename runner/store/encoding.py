@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from runner.clock import utc_now_iso
 from runner.engine.records import JobRecord
@@ -23,6 +23,14 @@ def job_name(job: JobRecord) -> str:
 
 def now_iso() -> str:
     return utc_now_iso()
+
+
+MINUTES_KEPT = timedelta(days=2)  # the overview's minute counts: a day shown, a day of margin
+
+
+def minutes_kept_from() -> str:
+    """The oldest minute (`2026-12-05T09:30`) of the overview's counts that prune keeps."""
+    return (datetime.now(UTC) - MINUTES_KEPT).strftime("%Y-%m-%dT%H:%M")
 
 
 def aware(moment: datetime) -> datetime:

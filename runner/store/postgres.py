@@ -44,7 +44,14 @@ from runner.store.base import (
     Store,
     check_lease,
 )
-from runner.store.encoding import aware, dumps, job_name, now_iso, step_rows
+from runner.store.encoding import (
+    aware,
+    dumps,
+    job_name,
+    minutes_kept_from,
+    now_iso,
+    step_rows,
+)
 from runner.store.postgres_conn import (
     CONNECT_TIMEOUT,
     DB_ERRORS,
@@ -239,9 +246,17 @@ class PostgresStore(Store):
             bound = await self._call("listing jobs", "fetchval", q.SEQ_OF_JOB, before)
             if bound is None:
                 raise StoreError(f"there is no job {before} to list the jobs before")
-        params = (recipe, status, bound, max(limit, 0), since, until)
+        low = 0 if since is None else await self._seq_from(since)
+        if until is not None:
+            end = await self._seq_from(until)
+            bound = end if bound is None else min(bound, end)
+        params = (recipe, status, bound, max(limit, 0), since, until, low)
         rows = await self._call("listing jobs", "fetch", q.LIST_JOBS, *params)
         return [_job_from_row(row) for row in rows]
+
+    async def _seq_from(self, when: str) -> int:
+        """See `sqlite_ops.seq_from`: the same bisection, as one recursive query."""
+        return int(await self._call("listing jobs", "fetchval", q.SEQ_FROM, when) or 0)
 
     async def recipe_activity(
         self, recipes: Collection[str], since: str
@@ -250,7 +265,7 @@ class PostgresStore(Store):
         found = {name: RecipeActivity(name) for name in names}
         what = "reading the recipes' activity"
         async with self._transaction(what) as conn:  # one pooled connection for the three
-            for row in await conn.fetch(q.COUNTS_SINCE, names, since):
+            for row in await conn.fetch(q.COUNTS_SINCE, names, since[:16]):
                 found[row["recipe"]].counts[row["status"]] = row["n"]
             for row in await conn.fetch(q.UNFINISHED_COUNTS, names):
                 setattr(found[row["recipe"]], row["status"], row["n"])
@@ -259,7 +274,8 @@ class PostgresStore(Store):
         return found
 
     async def finished_per_minute(self, since: str) -> list[MinuteCount]:
-        rows = await self._call("counting jobs per minute", "fetch", q.FINISHED_PER_MINUTE, since)
+        what = "counting jobs per minute"
+        rows = await self._call(what, "fetch", q.FINISHED_PER_MINUTE, since[:16])
         return [MinuteCount(r["recipe"], r["minute"], r["status"], r["n"]) for r in rows]
 
     async def prune(
@@ -270,6 +286,7 @@ class PostgresStore(Store):
         if keep_last is not None and keep_last < 0:
             raise ValueError(f"keep_last must not be negative, not {keep_last}")
         cutoff = None if older_than is None else aware(older_than)
+        await self._call("pruning", "execute", q.PRUNE_MINUTES, minutes_kept_from())
         pruned = await self._call("pruning", "fetchval", q.PRUNE_FINISHED, cutoff, keep_last or 0)
         return int(pruned)
 

@@ -43,7 +43,14 @@ from runner.store.base import (
     Store,
     check_lease,
 )
-from runner.store.encoding import aware, dumps, job_name, now_iso, step_rows
+from runner.store.encoding import (
+    aware,
+    dumps,
+    job_name,
+    minutes_kept_from,
+    now_iso,
+    step_rows,
+)
 from runner.store.sqlite_conn import (
     MEMORY,
     Op,
@@ -279,7 +286,8 @@ class SQLiteStore(Store):
             raise ValueError(f"keep_last must not be negative, not {keep_last}")
         cutoff = None if older_than is None else aware(older_than).timestamp()
         params = {"cutoff": cutoff, "keep": keep_last or 0}
-        return await self._relaxed(ops.rowcount(q.PRUNE_FINISHED, params), "pruning")
+        op = functools.partial(ops.prune, params=params, minutes_before=minutes_kept_from())
+        return await self._relaxed(op, "pruning")
 
     async def queue_depth(self) -> int:
         row = await self._read(ops.fetchone(q.QUEUE_DEPTH), "reading the queue depth")

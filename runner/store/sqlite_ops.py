@@ -198,8 +198,7 @@ def recipe_activity(
     conn: sqlite3.Connection, recipes: list[str], since: str
 ) -> dict[str, RecipeActivity]:
     found = {name: RecipeActivity(name) for name in recipes}
-    params = {"low": seq_from(conn, since), "since": since}
-    for recipe, status, count in conn.execute(q.COUNTS_SINCE, params):
+    for recipe, status, count in conn.execute(q.COUNTS_SINCE, (since[:16],)):
         if recipe in found:
             found[recipe].counts[status] = count
     for recipe, status, count in conn.execute(q.UNFINISHED_COUNTS):
@@ -216,8 +215,13 @@ def recipe_activity(
 
 
 def finished_per_minute(conn: sqlite3.Connection, since: str) -> list[MinuteCount]:
-    params = {"low": seq_from(conn, since), "since": since}
-    return [MinuteCount(*row) for row in conn.execute(q.FINISHED_PER_MINUTE, params)]
+    return [MinuteCount(*row) for row in conn.execute(q.FINISHED_PER_MINUTE, (since[:16],))]
+
+
+def prune(conn: sqlite3.Connection, params: dict[str, Any], minutes_before: str) -> int:
+    """Finished jobs as `prune` says, and the overview's minute counts older than it needs."""
+    conn.execute(q.PRUNE_MINUTES, (minutes_before,))
+    return int(conn.execute(q.PRUNE_FINISHED, params).rowcount)
 
 
 def job_from_row(row: tuple[Any, ...], steps: list[dict[str, Any]]) -> JobRecord:

@@ -44,14 +44,14 @@ LIMIT :limit"""
 QUEUE_DEPTH = "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
 
 # -- the overview (runner.ui) ---------------------------------------------------------------------
-# Time ranges become seq ranges first (`sqlite_ops.seq_from`), so these read only the rows of
-# the range, by rowid, never the whole history.
-SEQ_RANGE = "SELECT MIN(seq), MAX(seq) FROM jobs"
+# A time range of the jobs list becomes a seq range first (`sqlite_ops.seq_from`).
+# Two subqueries: SQLite answers a lone MIN or MAX of the key from the b-tree's ends, both at
+# once by reading every row.
+SEQ_RANGE = "SELECT (SELECT MIN(seq) FROM jobs), (SELECT MAX(seq) FROM jobs)"
 FIRST_AT_OR_AFTER = "SELECT seq, created_at FROM jobs WHERE seq >= ? ORDER BY seq LIMIT 1"
+# Finished jobs by minute are counted by a trigger into job_minutes (migration 0004).
 COUNTS_SINCE = """
-SELECT recipe, status, COUNT(*) FROM jobs
-WHERE seq >= :low AND created_at >= :since
-GROUP BY recipe, status"""
+SELECT recipe, status, SUM(n) FROM job_minutes WHERE minute >= ? GROUP BY recipe, status"""
 UNFINISHED_COUNTS = """
 SELECT recipe, status, COUNT(*) FROM jobs
 WHERE status = 'queued' OR status = 'running'
@@ -60,10 +60,8 @@ NEWEST_OF_RECIPE = """
 SELECT MAX(seq) FROM jobs WHERE status = ? AND recipe = ?"""
 JOB_BY_SEQ = f"SELECT {JOB_COLUMNS} FROM jobs WHERE seq = ?"
 FINISHED_PER_MINUTE = """
-SELECT recipe, substr(created_at, 1, 16) AS minute, status, COUNT(*) FROM jobs
-WHERE seq >= :low AND created_at >= :since AND (status = 'succeeded' OR status = 'failed')
-GROUP BY recipe, minute, status
-ORDER BY minute"""
+SELECT recipe, minute, status, n FROM job_minutes WHERE minute >= ? ORDER BY minute"""
+PRUNE_MINUTES = "DELETE FROM job_minutes WHERE minute < ?"
 
 # -- claim, finish, recover -----------------------------------------------------------------------
 RUNNING_COUNTS = "SELECT recipe, COUNT(*) FROM jobs WHERE status = 'running' GROUP BY recipe"

@@ -192,13 +192,14 @@ def job_duration_ms(job: JobRecord) -> float | None:
 
 # -- the recipes page ----------------------------------------------------------------------------
 @dataclass(frozen=True)
-class Bar:
-    x: int
-    ok_y: float
-    ok_h: float
-    fail_y: float
-    fail_h: float
-    title: str
+class Chart:
+    """A recipe's finished jobs per minute as two SVG paths (succeeded below, failed stacked on
+    top) in a CHART_MINUTES x CHART_HEIGHT box: two elements, not hundreds, to render."""
+
+    succeeded: str
+    failed: str
+    peak: int  # the most jobs finished in one minute
+    total: int
 
 
 @dataclass
@@ -208,8 +209,7 @@ class RecipeRow:
     enabled: bool
     source: str | None
     activity: RecipeActivity
-    bars: list[Bar]
-    finished_in_chart: int
+    chart: Chart | None
 
     @property
     def total(self) -> int:
@@ -243,38 +243,36 @@ def recipe_rows(
     minutes: list[MinuteCount], now: datetime,
 ) -> list[RecipeRow]:
     start = chart_start(now)
+    slots = {(start + timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M"): n
+             for n in range(CHART_MINUTES)}
     per_recipe: dict[str, dict[str, list[int]]] = defaultdict(
         lambda: {"succeeded": [0] * CHART_MINUTES, "failed": [0] * CHART_MINUTES})
     for count in minutes:
-        moment = _moment(count.minute + ":00+00:00")
-        if moment is None:
-            continue
-        slot = int((moment - start).total_seconds() // 60)
-        if 0 <= slot < CHART_MINUTES and count.status in ("succeeded", "failed"):
+        slot = slots.get(count.minute)
+        if slot is not None and count.status in ("succeeded", "failed"):
             per_recipe[count.recipe][count.status][slot] += count.count
     rows = []
     for name in sorted(recipes):
         recipe = recipes[name]
-        series = per_recipe[name]
+        series = per_recipe.get(name)
         rows.append(RecipeRow(name, trigger_text(recipe), recipe.spec.enabled, sources.get(name),
                               activity.get(name, RecipeActivity(name)),
-                              _bars(series["succeeded"], series["failed"], start),
-                              sum(series["succeeded"]) + sum(series["failed"])))
+                              None if series is None else _chart(series["succeeded"],
+                                                                 series["failed"])))
     return rows
 
 
-def _bars(ok: list[int], failed: list[int], start: datetime) -> list[Bar]:
-    """Stacked bars (succeeded below, failed on top) in a CHART_MINUTES x CHART_HEIGHT box."""
+def _chart(ok: list[int], failed: list[int]) -> Chart | None:
     peak = max((a + b for a, b in zip(ok, failed, strict=True)), default=0)
     if peak == 0:
-        return []
+        return None
     scale = CHART_HEIGHT / peak
-    bars = []
-    for slot, (good, bad) in enumerate(zip(ok, failed, strict=True)):
-        if good == bad == 0:
-            continue
-        ok_h, fail_h = good * scale, bad * scale
-        minute = (start + timedelta(minutes=slot)).strftime("%H:%M")
-        bars.append(Bar(slot, CHART_HEIGHT - ok_h, ok_h, CHART_HEIGHT - ok_h - fail_h, fail_h,
-                        f"{minute} UTC: {good} succeeded, {bad} failed"))
-    return bars
+    good, bad = [], []
+    for slot, (n_ok, n_failed) in enumerate(zip(ok, failed, strict=True)):
+        ok_h, fail_h = n_ok * scale, n_failed * scale
+        if n_ok:
+            good.append(f"M{slot} {CHART_HEIGHT - ok_h:.2f}h1V{CHART_HEIGHT}h-1Z")
+        if n_failed:
+            top = CHART_HEIGHT - ok_h - fail_h
+            bad.append(f"M{slot} {top:.2f}h1v{fail_h:.2f}h-1Z")
+    return Chart("".join(good), "".join(bad), peak, sum(ok) + sum(failed))

@@ -113,7 +113,7 @@ async def test_five_stores_opening_a_fresh_schema_at_once_migrate_it_once(url: s
     finally:
         await asyncio.gather(*(store.close() for store in stores))
     applied = await raw(url, "SELECT version, name FROM schema_migrations ORDER BY version")
-    assert applied == [(1, "initial"), (2, "created_brin")]
+    assert applied == [(1, "initial"), (2, "job_minutes")]
 
 
 @needs_server

@@ -87,6 +87,7 @@ async def test_migrations_are_recorded_and_applied_once(tmp_path: Path) -> None:
             (1, "initial"),
             (2, "leases"),
             (3, "status_check"),
+            (4, "job_minutes"),
         ]
         assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 2
 

@@ -44,29 +44,46 @@ async def test_recipe_activity_counts_recent_jobs_and_finds_the_newest(store: St
     await store.claim(3, {}, {"a": 3})  # old_fail, a1, a2 running
     await store.finish(finished(old_fail, "failed"))
     await store.finish(finished(a1, "failed"))
-    activity = await store.recipe_activity(["a", "b", "idle"], since="2026-12-07T09:30")
+    since = (datetime.now(UTC) - timedelta(hours=24)).isoformat()
+    activity = await store.recipe_activity(["a", "b", "idle"], since=since)
     a, b, idle = activity["a"], activity["b"], activity["idle"]
-    assert a.counts == {"failed": 1, "running": 1, "queued": 1}  # old_fail is before `since`
+    assert a.counts == {"failed": 2}  # finished in the last 24 h (whenever they were created)
     assert (a.queued, a.running) == (1, 1)
     assert a.last is not None and a.last.id == a3.id and a.last.steps == []
     assert a.failure_rate == 1.0
-    assert b.counts == {"queued": 1} and b.queued == 1 and b.last is not None
+    assert b.counts == {} and b.queued == 1 and b.last is not None
     assert b.failure_rate is None
     assert idle.counts == {} and idle.last is None and (idle.queued, idle.running) == (0, 0)
 
 
-async def test_finished_per_minute(store: Store) -> None:
-    jobs = [at(0), at(0.5), at(1), at(2, "other")]
+async def test_finished_jobs_are_counted_per_minute_of_finishing(store: Store) -> None:
+    jobs = [make_job(), make_job(), make_job(), make_job(), make_job("other"), make_job()]
     await enqueue_all(store, *jobs)
-    await store.claim(4, {}, {"r": 3, "other": 1})
-    for job, status in zip(jobs, ["succeeded", "failed", "succeeded", "failed"], strict=True):
-        await store.finish(finished(job, status))
+    await store.claim(6, {}, {"r": 5, "other": 1})
+    ends = [(0, "succeeded"), (0.5, "failed"), (1, "succeeded"), (1.2, "succeeded"),
+            (2, "failed"), (-10, "succeeded")]
+    for job, (minutes, status) in zip(jobs, ends, strict=True):
+        await store.finish(finished(job, status, at=BASE + timedelta(minutes=minutes)))
+    await store.finish(finished(jobs[0], "failed"))  # finished twice: counted once
     counts = await store.finished_per_minute(since="2026-12-07T09:00:30")
     assert sorted((c.recipe, c.minute, c.status, c.count) for c in counts) == [
         ("other", "2026-12-07T09:02", "failed", 1),
         ("r", "2026-12-07T09:00", "failed", 1),
-        ("r", "2026-12-07T09:01", "succeeded", 1),
-    ]
+        ("r", "2026-12-07T09:00", "succeeded", 1),
+        ("r", "2026-12-07T09:01", "succeeded", 2),
+    ]  # the minute of `since` is counted whole; 08:50 is before it
+
+
+async def test_prune_drops_minute_counts_older_than_two_days(store: Store) -> None:
+    now = datetime.now(UTC)
+    old, recent = make_job("old"), make_job("recent")
+    await enqueue_all(store, old, recent)
+    await store.claim(2, {}, {})
+    await store.finish(finished(old, at=now - timedelta(days=3)))
+    await store.finish(finished(recent, at=now))
+    await store.prune(keep_last=1000)
+    kept = await store.finished_per_minute(since="2000-01-01T00:00")
+    assert [c.recipe for c in kept] == ["recent"]
 
 
 async def test_a_retried_job_keeps_its_reused_steps(store: Store) -> None:

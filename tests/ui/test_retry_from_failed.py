@@ -1,0 +1,72 @@
+"""Retry from the failed step through the jobs API and `runner jobs replay --from-failed`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from tests.daemon.conftest import DaemonProcess, daemons, http  # noqa: F401 -- the fixture
+from tests.ui.support import TOKEN, Billing, post_event, start_daemon, wait_finished
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def test_the_api_retries_a_failed_job_from_its_failed_step(
+    daemons: Callable[..., DaemonProcess], tmp_path: Path
+) -> None:
+    billing = Billing()
+    try:
+        daemon = start_daemon(daemons, tmp_path, billing)
+        failed = post_event(daemon)
+        assert wait_finished(daemon, failed)["status"] == "failed"
+        url = f"{daemon.url}/api/jobs/{failed}/replay"
+        status, body = http("POST", f"{url}?from=middle", headers=AUTH)
+        assert status == 400 and json.loads(body)["error"]["code"] == "bad-from"
+
+        billing.fixed = True
+        status, body = http("POST", f"{url}?from=failed", headers=AUTH)
+        assert status == 202, body
+        answer = json.loads(body)
+        assert answer["replay_of"] == failed and answer["reused_steps"] == ["create_invoice"]
+        retried = wait_finished(daemon, answer["job_id"])
+        assert retried["status"] == "succeeded" and retried["replay_of"] == failed
+        steps = {s["id"]: s for s in retried["steps"]}
+        assert steps["create_invoice"]["reused_from"] == failed
+        assert steps["create_invoice"]["output"]["body"]["id"] == "inv_42"
+        assert "reused_from" not in steps["notify"]
+        assert billing.counts == {"/invoices": 1, "/notify": 2}
+
+        # A job that succeeded has no failed step: 409, and a plain replay still runs it all.
+        status, body = http("POST", f"{daemon.url}/api/jobs/{answer['job_id']}/replay"
+                            "?from=failed", headers=AUTH)
+        assert status == 409 and json.loads(body)["error"]["code"] == "not-failed"
+        status, body = http("POST", f"{daemon.url}/api/jobs/{failed}/replay", headers=AUTH)
+        assert status == 202 and json.loads(body)["reused_steps"] == []
+        assert wait_finished(daemon, json.loads(body)["job_id"])["status"] == "succeeded"
+        assert billing.counts == {"/invoices": 2, "/notify": 3}
+    finally:
+        billing.close()
+
+
+def test_the_command_retries_from_the_failed_step_into_the_daemons_store(
+    daemons: Callable[..., DaemonProcess], tmp_path: Path
+) -> None:
+    billing = Billing()
+    try:
+        daemon = start_daemon(daemons, tmp_path, billing)
+        failed = post_event(daemon)
+        wait_finished(daemon, failed)
+        billing.fixed = True
+        done = daemon.cli("jobs", "replay", failed, "--from-failed", "--format", "json")
+        assert done.returncode == 0, done.stderr
+        answer = json.loads(done.stdout)
+        assert answer["reused_steps"] == ["create_invoice"]
+        assert wait_finished(daemon, answer["job_id"])["status"] == "succeeded"
+        assert billing.counts == {"/invoices": 1, "/notify": 2}
+        text = daemon.cli("jobs", "replay", answer["job_id"], "--from-failed")
+        assert text.returncode == 1 and "not failed" in text.stderr
+        again = daemon.cli("jobs", "replay", failed, "--from-failed")
+        assert again.returncode == 0 and "reusing steps create_invoice" in again.stdout
+    finally:
+        billing.close()
