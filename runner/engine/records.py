@@ -78,8 +78,6 @@ class StepRecord:
     def to_json(self) -> dict[str, Any]:
         data = dict(vars(self))
         data["calls"] = [_call_to_json(call) for call in self.calls]
-        if self.reused_from is None:  # only retries carry it: other records stay as they were
-            del data["reused_from"]
         return data
 
     @classmethod

@@ -282,6 +282,7 @@ class ConnectionSpec(Spec):
     rate_limit: RateLimitSpec | None = None
     retry: RetrySpec | None = None
     test: TestRequestSpec | None = None
+    openapi: Annotated[str, Field(min_length=1)] | None = None  # a path from this file's folder
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,6 +306,7 @@ class StepSpec(Spec):
     retry: RetrySpec | None = None
     on_error: Literal["fail", "continue"] = "fail"
     idempotency_key: bool = True
+    openapi: Literal[False] | None = None  # false: not checked against the connection's document
 
 
 class HmacWebhookAuth(Spec):

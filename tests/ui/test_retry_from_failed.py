@@ -3,70 +3,70 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import pytest
 
 from tests.daemon.conftest import DaemonProcess, daemons, http  # noqa: F401 -- the fixture
 from tests.ui.support import TOKEN, Billing, post_event, start_daemon, wait_finished
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+Failed = tuple[DaemonProcess, Billing, str]
 
 
-def test_the_api_retries_a_failed_job_from_its_failed_step(
-    daemons: Callable[..., DaemonProcess], tmp_path: Path
-) -> None:
+@pytest.fixture
+def failed(daemons: Callable[..., DaemonProcess], tmp_path: Path) -> Iterator[Failed]:
+    """A daemon whose billing job failed at its second step, `notify`."""
     billing = Billing()
     try:
         daemon = start_daemon(daemons, tmp_path, billing)
-        failed = post_event(daemon)
-        assert wait_finished(daemon, failed)["status"] == "failed"
-        url = f"{daemon.url}/api/jobs/{failed}/replay"
-        status, body = http("POST", f"{url}?from=middle", headers=AUTH)
-        assert status == 400 and json.loads(body)["error"]["code"] == "bad-from"
-
-        billing.fixed = True
-        status, body = http("POST", f"{url}?from=failed", headers=AUTH)
-        assert status == 202, body
-        answer = json.loads(body)
-        assert answer["replay_of"] == failed and answer["reused_steps"] == ["create_invoice"]
-        retried = wait_finished(daemon, answer["job_id"])
-        assert retried["status"] == "succeeded" and retried["replay_of"] == failed
-        steps = {s["id"]: s for s in retried["steps"]}
-        assert steps["create_invoice"]["reused_from"] == failed
-        assert steps["create_invoice"]["output"]["body"]["id"] == "inv_42"
-        assert "reused_from" not in steps["notify"]
-        assert billing.counts == {"/invoices": 1, "/notify": 2}
-
-        # A job that succeeded has no failed step: 409, and a plain replay still runs it all.
-        status, body = http("POST", f"{daemon.url}/api/jobs/{answer['job_id']}/replay"
-                            "?from=failed", headers=AUTH)
-        assert status == 409 and json.loads(body)["error"]["code"] == "not-failed"
-        status, body = http("POST", f"{daemon.url}/api/jobs/{failed}/replay", headers=AUTH)
-        assert status == 202 and json.loads(body)["reused_steps"] == []
-        assert wait_finished(daemon, json.loads(body)["job_id"])["status"] == "succeeded"
-        assert billing.counts == {"/invoices": 2, "/notify": 3}
+        job_id = post_event(daemon)
+        assert wait_finished(daemon, job_id)["status"] == "failed"
+        yield daemon, billing, job_id
     finally:
         billing.close()
 
 
-def test_the_command_retries_from_the_failed_step_into_the_daemons_store(
-    daemons: Callable[..., DaemonProcess], tmp_path: Path
-) -> None:
-    billing = Billing()
-    try:
-        daemon = start_daemon(daemons, tmp_path, billing)
-        failed = post_event(daemon)
-        wait_finished(daemon, failed)
-        billing.fixed = True
-        done = daemon.cli("jobs", "replay", failed, "--from-failed", "--format", "json")
-        assert done.returncode == 0, done.stderr
-        answer = json.loads(done.stdout)
-        assert answer["reused_steps"] == ["create_invoice"]
-        assert wait_finished(daemon, answer["job_id"])["status"] == "succeeded"
-        assert billing.counts == {"/invoices": 1, "/notify": 2}
-        text = daemon.cli("jobs", "replay", answer["job_id"], "--from-failed")
-        assert text.returncode == 1 and "not failed" in text.stderr
-        again = daemon.cli("jobs", "replay", failed, "--from-failed")
-        assert again.returncode == 0 and "reusing steps create_invoice" in again.stdout
-    finally:
-        billing.close()
+def test_the_api_retries_a_failed_job_from_its_failed_step(failed: Failed) -> None:
+    daemon, billing, job_id = failed
+    url = f"{daemon.url}/api/jobs/{job_id}/replay"
+    status, body = http("POST", f"{url}?from=middle", headers=AUTH)
+    assert status == 400 and json.loads(body)["error"]["code"] == "bad-from"
+
+    billing.fixed = True
+    status, body = http("POST", f"{url}?from=failed", headers=AUTH)
+    assert status == 202, body
+    answer = json.loads(body)
+    assert answer["replay_of"] == job_id and answer["reused_steps"] == ["create_invoice"]
+    retried = wait_finished(daemon, answer["job_id"])
+    assert retried["status"] == "succeeded" and retried["replay_of"] == job_id
+    steps = {s["id"]: s for s in retried["steps"]}
+    assert steps["create_invoice"]["reused_from"] == job_id
+    assert steps["create_invoice"]["output"]["body"]["id"] == "inv_42"
+    assert steps["notify"]["reused_from"] is None
+    assert billing.counts == {"/invoices": 1, "/notify": 2}
+
+    # A job that succeeded has no failed step: 409, and a plain replay still runs it all.
+    status, body = http("POST", f"{daemon.url}/api/jobs/{answer['job_id']}/replay?from=failed",
+                        headers=AUTH)
+    assert status == 409 and json.loads(body)["error"]["code"] == "not-failed"
+    status, body = http("POST", url, headers=AUTH)
+    assert status == 202 and json.loads(body)["reused_steps"] == []
+    assert wait_finished(daemon, json.loads(body)["job_id"])["status"] == "succeeded"
+    assert billing.counts == {"/invoices": 2, "/notify": 3}
+
+
+def test_the_command_retries_from_the_failed_step_into_the_daemons_store(failed: Failed) -> None:
+    daemon, billing, job_id = failed
+    billing.fixed = True
+    done = daemon.cli("jobs", "replay", job_id, "--from-failed", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    answer = json.loads(done.stdout)
+    assert answer["reused_steps"] == ["create_invoice"]
+    assert wait_finished(daemon, answer["job_id"])["status"] == "succeeded"
+    assert billing.counts == {"/invoices": 1, "/notify": 2}
+    text = daemon.cli("jobs", "replay", answer["job_id"], "--from-failed")
+    assert text.returncode == 1 and "not failed" in text.stderr
+    again = daemon.cli("jobs", "replay", job_id, "--from-failed")
+    assert again.returncode == 0 and "reusing steps create_invoice" in again.stdout
