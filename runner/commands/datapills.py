@@ -14,7 +14,7 @@ import sys
 
 from runner.commands.common import CommandError, fail
 from runner.commands.run import load_recipe
-from runner.recipe.loader import Loaded
+from runner.recipe.loader import Loaded, LoadResult
 from runner.recipe.models import RecipeSpec
 from runner.recipe.secret_refs import hide_named_secrets
 from runner.redact import Redactor
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         _, result, recipe = load_recipe(args.recipe, args.paths)
         loaded = next(d for d in result.documents
                       if isinstance(d.spec, RecipeSpec) and d.spec.name == recipe.name)
-        pills = _available(loaded, args.step)
+        pills = _available(loaded, result, args.step)
         redactor = Redactor()
         hide_named_secrets(result, SecretSource(), redactor)
     except CommandError as exc:
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _available(loaded: Loaded, step: str | None) -> list[Datapill]:
+def _available(loaded: Loaded, result: LoadResult, step: str | None) -> list[Datapill]:
     spec = loaded.spec
     assert isinstance(spec, RecipeSpec)
     ids = [s.id for s in spec.steps]
@@ -59,13 +59,14 @@ def _available(loaded: Loaded, step: str | None) -> list[Datapill]:
         raise CommandError(f"runner: recipe {spec.name} has no step {step!r} "
                            f"(steps: {', '.join(ids) or 'none'})", 2)
     try:
-        shapes = recipe_shapes(loaded)
+        shapes = recipe_shapes(loaded, result)
     except SampleError as exc:
         raise CommandError(str(exc), 1) from exc
     if shapes.trigger is None and not shapes.steps:
         raise CommandError(
             f"runner: nothing is known of recipe {spec.name}'s datapills yet: record a sample "
-            f"with `runner sample {spec.name}` (it runs one job and keeps what it saw)", 1)
+            f"with `runner sample {spec.name}` (it runs one job and keeps what it saw), or name "
+            "the API's OpenAPI document on the connection (`openapi: specs/api.yaml`)", 1)
     index = ids.index(step) if step is not None else len(ids)
     return _rows(spec, shapes, ids[:index], index if step is not None else None)
 

@@ -10,6 +10,7 @@ from dataclasses import replace
 from runner.errors import Diagnostic
 from runner.recipe.lint import lint
 from runner.recipe.loader import LoadResult, PathNotFound, load_paths
+from runner.openapi.checks import openapi_problems
 from runner.recipe.secret_refs import hide_named_secrets
 from runner.redact import Redactor
 from runner.samples.checks import sample_problems
@@ -25,6 +26,7 @@ def check(paths: list[str] | None, strict: bool = False) -> tuple[LoadResult, li
         provided = SecretSource().is_provided
     diagnostics = result.diagnostics + lint(result, provided)
     diagnostics += sample_problems(result, strict)
+    diagnostics += openapi_problems(result, strict)
     redactor = _secrets_redactor(result)
     if redactor.holds_values:
         diagnostics = [replace(d, message=redactor.redact_text(d.message)) for d in diagnostics]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,25 @@ def load_paths(paths: list[str] | None, cwd: str | None = None) -> LoadResult:
                 Diagnostic("unreadable-file", f"cannot read file: {exc}", Location(name))
             )
             continue
+        if is_api_description(text):
+            continue  # an OpenAPI document a connection names (`openapi:`), not a runner one
         load_text(text, name, result)
     return result
+
+
+_API_DESCRIPTION = re.compile(r"""^["']?(openapi|swagger)["']?\s*:""")
+
+
+def is_api_description(text: str) -> bool:
+    """True for an OpenAPI (or Swagger) document: its first key is `openapi` or `swagger`.
+    Such files live beside the documents (`specs/api.yaml`) and are read by the OpenAPI checks;
+    one that starts differently is read as a runner document (and says it lacks `kind`)."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("#", "---", "%")):
+            continue
+        return bool(_API_DESCRIPTION.match(stripped))
+    return False
 
 
 def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadResult:

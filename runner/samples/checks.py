@@ -56,11 +56,17 @@ def sample_shapes(loaded: Loaded, sample: Sample) -> RecipeShapes:
     return shapes
 
 
-def recipe_shapes(loaded: Loaded) -> RecipeShapes:
-    """Everything known of a recipe's datapills: today, its sample (`SampleError` when the
-    sample is broken; empty shapes without one)."""
+def recipe_shapes(loaded: Loaded, result: LoadResult | None = None) -> RecipeShapes:
+    """Everything known of a recipe's datapills: its sample (`SampleError` when the sample is
+    broken), then, given the documents it was loaded with (`result`), the response schemas of
+    the steps the sample lacks, from their connections' OpenAPI documents."""
     sample = recipe_sample(loaded)
-    return RecipeShapes() if sample is None else sample_shapes(loaded, sample)
+    shapes = RecipeShapes() if sample is None else sample_shapes(loaded, sample)
+    if result is not None:
+        from runner.openapi.checks import add_schema_shapes
+
+        add_schema_shapes(loaded, result, shapes)
+    return shapes
 
 
 def sample_problems(result: LoadResult, strict: bool = False) -> list[Diagnostic]:
@@ -104,9 +110,9 @@ def _site_problems(
     except TemplateError:  # reported by the linter
         return
     if site.path[-1:] == ("for_each",):
-        loops_over = _plain_chain(site.source)
+        loops_over = plain_chain(site.source)
         if loops_over is not None:
-            resolved = _resolve(shapes, loops_over)
+            resolved = resolve_chain(shapes, loops_over)
             if resolved is not None and (problem := list_problem(*resolved[:2])) is not None:
                 yield problem, resolved[2], 1
     item = None
@@ -150,15 +156,15 @@ def _walk(
 def item_shape(spec: RecipeSpec, shapes: RecipeShapes, index: int) -> tuple[Shape, Known] | None:
     """The shape of `item` in a step whose `for_each` is a plain path (`{{ trigger.body.x }}`)."""
     for_each = spec.steps[index].for_each
-    chain = _plain_chain(for_each) if isinstance(for_each, str) else None
-    resolved = _resolve(shapes, chain) if chain is not None else None
+    chain = plain_chain(for_each) if isinstance(for_each, str) else None
+    resolved = resolve_chain(shapes, chain) if chain is not None else None
     if resolved is None or resolved[0].kind != "list":
         return None
     element = resolved[0].element()
     return (element, resolved[2]) if element is not None else None
 
 
-def _plain_chain(source: str) -> tuple[str, tuple[str | int, ...]] | None:
+def plain_chain(source: str) -> tuple[str, tuple[str | int, ...]] | None:
     """The path a template is exactly (`{{ trigger.body.items }}`), without filters; else None."""
     try:
         template = compile_template(source)
@@ -170,7 +176,7 @@ def _plain_chain(source: str) -> tuple[str, tuple[str | int, ...]] | None:
     return lookup.name, lookup.keys
 
 
-def _resolve(
+def resolve_chain(
     shapes: RecipeShapes, chain: tuple[str, tuple[str | int, ...]]
 ) -> tuple[Shape, str, Known] | None:
     """The shape a plain chain reaches, with its path text and source; None when unknown."""

@@ -1,0 +1,1 @@
+"""OpenAPI documents beside connections: offline checks of steps, datapills and step imports."""

@@ -1,0 +1,273 @@
+"""The literal values of a step's request checked against the operation's schemas.
+
+`params`, `headers`, `json` and `form` are checked where the document has a schema for them:
+type, enum, pattern, lengths, bounds, required and (where the schema forbids them) unknown
+properties, through `jsonschema`. A templated value is checked only when its type is known:
+a datapill whose sample holds a value is checked as that value; one whose type a schema gives
+is checked for its type only; any other template is skipped. Each problem names the schema the
+rule is in (`specs/eventbrite.yaml#/components/schemas/Address`), through its `$ref`s.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.openapi.document import Document
+from runner.openapi.operations import Operation
+from runner.openapi.responses import json_schema_of
+
+Path_ = tuple[str | int, ...]
+TYPE_SAMPLES = {"string": "", "integer": 0, "number": 0.5, "boolean": True, "object": {},
+                "list": []}
+
+
+@dataclass(frozen=True)
+class Stand:
+    """What a template stands for in the checked instance: `value`, and how far to trust it:
+    `exact` (a sample's value: every rule applies) or `typed` (only its type is known)."""
+
+    value: Any
+    trust: str  # exact | typed
+    source: str  # `{{ steps.find.body.country }}`, as messages name it
+
+
+Known = Callable[[str], Stand | None]  # a template's Stand, or None when nothing is known
+
+
+@dataclass(frozen=True)
+class ValueProblem:
+    path: Path_  # in the step's `request`: ("json", "venue", "address", "country")
+    message: str
+    at_key: bool = False  # place it at the key (an unknown property), not the value
+
+
+def is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def parameters(document: Document, operation: Operation) -> dict[tuple[str, str], dict[str, Any]]:
+    """The operation's parameters by (in, name), its own over its path's; names of headers
+    lower-cased."""
+    found: dict[tuple[str, str], dict[str, Any]] = {}
+    for source in (operation.path_item.get("parameters"), operation.node.get("parameters")):
+        for raw in source if isinstance(source, list) else ():
+            parameter, _, _ = document.resolve(raw)
+            if isinstance(parameter, dict) and "name" in parameter and "in" in parameter:
+                name = str(parameter["name"])
+                where = str(parameter["in"])
+                found[(where, name.lower() if where == "header" else name)] = parameter
+    return found
+
+
+def check_request(document: Document, operation: Operation, request: dict[str, Any],
+                  connection_params: set[str], known: Known) -> list[ValueProblem]:
+    problems: list[ValueProblem] = []
+    params = parameters(document, operation)
+    given_query = request.get("params") if isinstance(request.get("params"), dict) else {}
+    for (where, name), parameter in params.items():
+        if where == "query" and parameter.get("required") and name not in given_query \
+                and name not in connection_params:
+            problems.append(ValueProblem(("params",) if "params" in request else ("url",),
+                                         f"the required query parameter {name!r} is not given "
+                                         f"(parameters of {operation.name})"))
+    for field, where in (("params", "query"), ("headers", "header")):
+        values = request.get(field)
+        for name, value in (values.items() if isinstance(values, dict) else ()):
+            key = str(name).lower() if where == "header" else str(name)
+            parameter = params.get((where, key))
+            if parameter is None or "schema" not in parameter:
+                continue
+            base = f"#/paths/{_escape(operation.path)}/{operation.method.lower()}"
+            problems += _check(document, parameter["schema"], value, (field, name), known,
+                               f"{base} parameter {name}")
+    body = document.resolve(operation.node.get("requestBody"))[0]
+    content = body.get("content") if isinstance(body, dict) else None
+    if "json" in request:
+        schema = json_schema_of(content)
+        if schema is not None:
+            problems += _check(document, schema, request["json"], ("json",), known, None)
+    if "form" in request and isinstance(content, dict):
+        form = content.get("application/x-www-form-urlencoded")
+        if isinstance(form, dict) and "schema" in form:
+            problems += _check(document, form["schema"], request["form"], ("form",), known, None)
+    if isinstance(body, dict) and body.get("required") and not ({"json", "form", "body"} &
+                                                                set(request)):
+        problems.append(ValueProblem(("method",), f"{operation.name} requires a request body, "
+                                     "and the step sends none"))
+    return problems
+
+
+def _escape(path: str) -> str:
+    return path.replace("~", "~0").replace("/", "~1")
+
+
+def _check(document: Document, schema: Any, value: Any, at: Path_, known: Known,
+           label: str | None) -> list[ValueProblem]:
+    stands: dict[Path_, Stand | None] = {}
+    instance = _instance(value, (), known, stands)
+    problems = []
+    for error in _validator(document, schema).iter_errors(instance):
+        if error.validator == "additionalProperties" and error.validator_value is False:
+            problems += _unknown_properties(document, schema, error, at, label)
+            continue
+        problem = _problem(document, schema, error, at, stands, label)
+        if problem is not None:
+            problems.append(problem)
+    return problems
+
+
+def _unknown_properties(document: Document, schema: Any, error: Any, at: Path_,
+                        label: str | None) -> list[ValueProblem]:
+    """One problem per property the schema does not allow, each at its key."""
+    allowed = set(error.schema.get("properties") or {})
+    patterns = list((error.schema.get("patternProperties") or {}))
+    named = label or _named_schema(document, schema, list(error.absolute_schema_path))
+    listed = ", ".join(sorted(allowed)) or "none"
+    path = tuple(error.absolute_path)
+    found = []
+    for key in error.instance if isinstance(error.instance, dict) else ():
+        if key in allowed or any(re.search(p, str(key)) for p in patterns):
+            continue
+        where = ".".join(str(p) for p in (*path, key)) if at[0] == "json" else \
+            ".".join(str(p) for p in (*at[1:], *path, key))
+        found.append(ValueProblem((*at, *path, key), f"{where}: {key!r} is not a property the "
+                                  f"schema allows (additionalProperties false in {named}; it "
+                                  f"has {listed})", True))
+    return found
+
+
+def _instance(value: Any, path: Path_, known: Known, stands: dict[Path_, Stand | None]) -> Any:
+    """The value as the API would get it, templates replaced by what they stand for (a
+    placeholder for an unknown one, remembered in `stands` so its errors are dropped)."""
+    if isinstance(value, dict):
+        return {k: _instance(v, (*path, str(k)), known, stands) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_instance(v, (*path, i), known, stands) for i, v in enumerate(value)]
+    if is_template(value):
+        stand = known(value)
+        stands[path] = stand
+        return stand.value if stand is not None else f"\x00{value}"
+    return value
+
+
+def _validator(document: Document, schema: Any) -> Any:
+    import jsonschema
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT4, DRAFT202012
+
+    spec = DRAFT202012 if document.version.startswith("3.1") else DRAFT4
+    registry: Registry[Any] = Registry().with_resource(
+        document.path.as_uri(), Resource.from_contents(document.data, default_specification=spec))
+    for file, data in document.files.items():
+        registry = registry.with_resource(file.as_uri(),
+                                          Resource.from_contents(data, default_specification=spec))
+    root = dict(schema) if isinstance(schema, dict) else {}
+    # The schema's own `$ref`s are relative to the document: give it the document's base.
+    root = {"$ref": document.path.as_uri() + "#" + _pointer_of(document, schema)} \
+        if _pointer_of(document, schema) else root
+    cls = jsonschema.Draft202012Validator if spec is DRAFT202012 else jsonschema.Draft4Validator
+    return cls(root, registry=registry)
+
+
+def _pointer_of(document: Document, schema: Any) -> str:
+    """Where in the document `schema` is (found by identity), as `/paths/...`; "" if nowhere."""
+    if document.pointers is None:
+        index: dict[int, str] = {}
+        stack: list[tuple[Any, str]] = [(document.data, "")]
+        while stack:
+            node, pointer = stack.pop()
+            if isinstance(node, dict):
+                index[id(node)] = pointer
+                stack.extend((v, f"{pointer}/{_escape(str(k))}") for k, v in node.items())
+            elif isinstance(node, list):
+                index[id(node)] = pointer
+                stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(node))
+        document.pointers = index
+    return document.pointers.get(id(schema), "")
+
+
+def _problem(document: Document, schema: Any, error: Any, at: Path_,
+             stands: dict[Path_, Stand | None], label: str | None) -> ValueProblem | None:
+    path = tuple(error.absolute_path)
+    if path in stands:
+        stand = stands[path]
+        if stand is None or (stand.trust == "typed" and error.validator != "type"):
+            return None
+    if error.validator in ("oneOf", "anyOf") and any(p[: len(path)] == path for p in stands):
+        return None  # a template inside: the branch it would pick cannot be told
+    if error.validator == "type" and error.instance is None and _nullable(document, schema,
+                                                                          error):
+        return None
+    named = label or _named_schema(document, schema, list(error.absolute_schema_path))
+    where = ".".join(str(p) for p in path)
+    stand = stands.get(path)
+    shown = repr(error.instance) if stand is None else f"{stand.source} ({error.instance!r} in " \
+        f"the sample)" if stand.trust == "exact" else f"{stand.source}"
+    message, at_key, extra = _words(error, shown, named)
+    target = (*at, *path, *extra)
+    prefix = ".".join(str(p) for p in (*at[1:], *path)) if at[0] != "json" else where
+    return ValueProblem(target, f"{prefix}: {message}" if prefix else message, at_key)
+
+
+def _nullable(document: Document, schema: Any, error: Any) -> bool:
+    node = _node_at(document, schema, list(error.absolute_schema_path)[:-1])[0]
+    return isinstance(node, dict) and node.get("nullable") is True
+
+
+def _node_at(document: Document, schema: Any, parts: list[Any]) -> tuple[Any, str | None, Path]:
+    node, file, pointer = document.resolve(schema)
+    for part in parts:
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            break
+        node, file, found = document.resolve(node, file)
+        pointer = found or pointer
+    return node, pointer, file
+
+
+def _named_schema(document: Document, schema: Any, schema_path: list[Any]) -> str:
+    """`specs/x.yaml#/components/schemas/Address`: the named schema the failing rule is in."""
+    _, pointer, file = _node_at(document, schema, schema_path[:-1])
+    if pointer is None:
+        pointer = "#" + _pointer_of(document, schema)
+    return f"{document.shown_of(file)}{pointer}"
+
+
+def _words(error: Any, shown: str, named: str) -> tuple[str, bool, Path_]:
+    rule, value = error.validator, error.validator_value
+    if rule == "maxLength":
+        return f"{shown} is longer than {value} characters (maxLength {value} in {named})", \
+            False, ()
+    if rule == "minLength":
+        unit = "character" if value == 1 else "characters"
+        return f"{shown} is shorter than {value} {unit} (minLength {value} in {named})", False, ()
+    if rule == "pattern":
+        return f"{shown} does not match {value!r} (pattern in {named})", False, ()
+    if rule == "enum":
+        listed = ", ".join(repr(v) for v in value[:10]) + (", ..." if len(value) > 10 else "")
+        return f"{shown} is not one of {listed} (enum in {named})", False, ()
+    if rule == "type":
+        wanted = value if isinstance(value, str) else " or ".join(value)
+        return f"{shown} is not of type {wanted} (type {wanted} in {named})", False, ()
+    if rule == "required":
+        missing = [name for name in value if isinstance(error.instance, dict)
+                   and name not in error.instance]
+        names = ", ".join(repr(n) for n in missing) or repr(value)
+        verb = "is" if len(missing) == 1 else "are"
+        return f"{names} {verb} required (required in {named})", False, ()
+    return f"{error.message} ({rule} {value!r} in {named})", False, ()
+
+
+def type_stand(type_name: str, source: str) -> Stand | None:
+    """A placeholder of a known type, for a datapill a schema describes."""
+    if type_name in TYPE_SAMPLES:
+        return Stand(TYPE_SAMPLES[type_name], "typed", source)
+    return None
+
