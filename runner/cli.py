@@ -218,6 +218,17 @@ def _add_import_commands(commands: Any) -> None:
                       help="propose datapills from this recipe's samples/<NAME>.json trigger")
     curl.add_argument("--id", default="request", help="the step's id (default: request)")
     curl.set_defaults(module="import_curl")
+    openapi = formats.add_parser(
+        "openapi", help="print a step in YAML from an operation of a connection's OpenAPI document")
+    openapi.add_argument("connection", metavar="CONNECTION")
+    openapi.add_argument("operation", metavar="OPERATION", nargs="?",
+                         help="an operationId, or 'METHOD /path' as the document writes it")
+    openapi.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
+    openapi.add_argument("--list", action="store_true", help="list the document's operations")
+    openapi.add_argument("--search", metavar="WORD",
+                         help="with --list: only operations whose path, id or summary hold WORD")
+    openapi.add_argument("--id", help="the step's id (default: from the operationId)")
+    openapi.set_defaults(module="import_openapi")
 
 
 def _version() -> str:

@@ -253,7 +253,8 @@ def _fast_check(version: str) -> Any:
         return None
     import fastjsonschema
 
-    return fastjsonschema.compile(_meta_schema(version))
+    # use_default=False: by default it writes the schema's defaults into the checked document.
+    return fastjsonschema.compile(_meta_schema(version), use_default=False)
 
 
 def _passes_fast_check(document: Document) -> bool:

@@ -81,9 +81,9 @@ def check_request(document: Document, operation: Operation, request: dict[str, A
             parameter = params.get((where, key))
             if parameter is None or "schema" not in parameter:
                 continue
-            base = f"#/paths/{_escape(operation.path)}/{operation.method.lower()}"
+            label = f"{document.shown_of(document.path)}#{_pointer_of(document, parameter)}"
             problems += _check(document, parameter["schema"], value, (field, name), known,
-                               f"{base} parameter {name}")
+                               label)
     body = document.resolve(operation.node.get("requestBody"))[0]
     content = body.get("content") if isinstance(body, dict) else None
     if "json" in request:
@@ -133,7 +133,7 @@ def _unknown_properties(document: Document, schema: Any, error: Any, at: Path_,
         if key in allowed or any(re.search(p, str(key)) for p in patterns):
             continue
         where = ".".join(str(p) for p in (*path, key)) if at[0] == "json" else \
-            ".".join(str(p) for p in (*at[1:], *path, key))
+            ".".join(str(p) for p in (*at, *path, key))
         found.append(ValueProblem((*at, *path, key), f"{where}: {key!r} is not a property the "
                                   f"schema allows (additionalProperties false in {named}; it "
                                   f"has {listed})", True))
@@ -209,7 +209,7 @@ def _problem(document: Document, schema: Any, error: Any, at: Path_,
         f"the sample)" if stand.trust == "exact" else f"{stand.source}"
     message, at_key, extra = _words(error, shown, named)
     target = (*at, *path, *extra)
-    prefix = ".".join(str(p) for p in (*at[1:], *path)) if at[0] != "json" else where
+    prefix = ".".join(str(p) for p in (*at, *path)) if at[0] != "json" else where
     return ValueProblem(target, f"{prefix}: {message}" if prefix else message, at_key)
 
 
