@@ -111,7 +111,28 @@ def load_paths(paths: list[str] | None, cwd: str | None = None) -> LoadResult:
         if is_api_description(text):
             continue  # an OpenAPI document a connection names (`openapi:`), not a runner one
         load_text(text, name, result)
+    _forgive_schema_fragments(result)
     return result
+
+
+def _forgive_schema_fragments(result: LoadResult) -> None:
+    """A file without `kind` in a folder holding a connection's OpenAPI document is a part of
+    that document (`$ref: common.yaml#/Address`), not a runner document missing its kind."""
+    folders = set()
+    for loaded in result.documents:
+        spec = loaded.spec
+        if isinstance(spec, ConnectionSpec) and spec.openapi:
+            folders.add((Path(loaded.source.file).parent / spec.openapi).resolve().parent)
+    if not folders:
+        return
+
+    def fragment(diagnostic: Diagnostic) -> bool:
+        if diagnostic.code != "unknown-kind" or not diagnostic.message.startswith("missing key"):
+            return False
+        folder = Path(diagnostic.location.file).resolve().parent
+        return any(folder == f or f in folder.parents for f in folders)
+
+    result.diagnostics = [d for d in result.diagnostics if not fragment(d)]
 
 
 _API_DESCRIPTION = re.compile(r"""^["']?(openapi|swagger)["']?\s*:""")
