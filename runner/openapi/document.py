@@ -68,8 +68,9 @@ class Document:
     problems: list[Problem] = field(default_factory=list)
     files: dict[Path, Any] = field(default_factory=dict)
     shown: str = ""  # as messages name it: `specs/eventbrite.yaml`, from the connection's folder
-    operations_cache: Any = None  # runner.openapi.operations builds it once
-    pointers: dict[int, str] | None = None  # runner.openapi.values_check builds it once
+    operations_cache: Any = None  # runner.openapi.operations builds these once
+    operations_by_length: Any = None
+    registry: Any = None  # runner.openapi.values_check: the $ref registry of its validators
 
     def shown_of(self, file: Path) -> str:
         """A file of the document (or one its `$ref`s reach) as messages name it."""

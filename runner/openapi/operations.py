@@ -35,14 +35,20 @@ class Operation:
         return f"{self.method} {self.path}"
 
     @property
-    def pointer(self) -> tuple[str, ...]:
-        return ("paths", self.path, self.method.lower())
+    def pointer(self) -> str:
+        """Where the operation is in the document: `/paths/~1venues~1/post`."""
+        return f"/paths/{escape(self.path)}/{self.method.lower()}"
 
 
 @dataclass(frozen=True)
 class Match:
     operation: Operation | None  # None: nothing matched
     problem: str | None  # why not, with the closest operations
+
+
+def escape(part: str) -> str:
+    """One JSON pointer segment (RFC 6901): `~` and `/` escaped."""
+    return part.replace("~", "~0").replace("/", "~1")
 
 
 def operations(document: Document) -> list[Operation]:
@@ -117,7 +123,8 @@ def match(document: Document, method: str, base_url: str | None, url: str) -> Ma
     prefix = server_path(document)
     if called[: len(prefix)] == prefix:
         called = called[len(prefix):]
-    same_path = [op for op in operations(document) if _fits(called, op.segments)]
+    same_path = [op for op in _by_length(document).get(len(called), ())
+                 if _fits(called, op.segments)]
     for operation in same_path:
         if operation.method == method.upper():
             return Match(operation, None)
@@ -129,6 +136,16 @@ def match(document: Document, method: str, base_url: str | None, url: str) -> Ma
     closest = _closest(document, method, shown)
     hint = f"; the closest: {', '.join(closest)}" if closest else ""
     return Match(None, f"{method.upper()} {shown} is not an operation of the document{hint}")
+
+
+def _by_length(document: Document) -> dict[int, list[Operation]]:
+    """Operations by their number of segments: a step is compared only with those of its own."""
+    if document.operations_by_length is None:
+        index: dict[int, list[Operation]] = {}
+        for operation in operations(document):
+            index.setdefault(len(operation.segments), []).append(operation)
+        document.operations_by_length = index
+    return dict(document.operations_by_length)
 
 
 def _fits(called: tuple[str | None, ...], segments: tuple[str | None, ...]) -> bool:

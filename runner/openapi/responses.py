@@ -13,15 +13,22 @@ from runner.samples.shape import NO_EXAMPLE, Kind, Shape
 from runner.samples.values import UNKNOWN, MergedShape, ValueShape
 
 
-def json_schema_of(content: Any) -> Any:
-    """The schema of a `content` map's JSON media type (`application/json`, `*+json`)."""
+def json_media(content: Any) -> tuple[str, Any] | None:
+    """`(media type, schema)` of a `content` map's JSON media type (`application/json`,
+    `*+json`); None when it has none or no schema."""
     if not isinstance(content, dict):
         return None
     for media, value in content.items():
         kind = str(media).split(";")[0].strip().lower()
-        if (kind == "application/json" or kind.endswith("+json")) and isinstance(value, dict):
-            return value.get("schema")
+        if (kind == "application/json" or kind.endswith("+json")) and isinstance(value, dict) \
+                and "schema" in value:
+            return str(media), value["schema"]
     return None
+
+
+def json_schema_of(content: Any) -> Any:
+    found = json_media(content)
+    return None if found is None else found[1]
 
 
 def expected_responses(document: Document, operation: Operation,

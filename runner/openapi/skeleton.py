@@ -31,7 +31,7 @@ def step_from(document: Document, operation: Operation, connection: str, base_ur
              + (f" (operationId {operation.operation_id})" if operation.operation_id else "")]
     url = _relative_url(document, operation, base_url)
     params, headers, placeholders = {}, {}, []
-    for (where, _), parameter in parameters(document, operation).items():
+    for (where, _), (parameter, _) in parameters(document, operation).items():
         name = str(parameter["name"])
         if where == "path":
             url = url.replace("{" + name + "}", placeholder(name))

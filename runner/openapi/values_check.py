@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.openapi.document import Document
-from runner.openapi.operations import Operation
-from runner.openapi.responses import json_schema_of
+from runner.openapi.operations import Operation, escape
+from runner.openapi.responses import json_media
 
 Path_ = tuple[str | int, ...]
 TYPE_SAMPLES = {"string": "", "integer": 0, "number": 0.5, "boolean": True, "object": {},
@@ -49,17 +49,20 @@ def is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
-def parameters(document: Document, operation: Operation) -> dict[tuple[str, str], dict[str, Any]]:
-    """The operation's parameters by (in, name), its own over its path's; names of headers
-    lower-cased."""
-    found: dict[tuple[str, str], dict[str, Any]] = {}
-    for source in (operation.path_item.get("parameters"), operation.node.get("parameters")):
-        for raw in source if isinstance(source, list) else ():
-            parameter, _, _ = document.resolve(raw)
+def parameters(document: Document, operation: Operation
+               ) -> dict[tuple[str, str], tuple[dict[str, Any], str]]:
+    """The operation's parameters by (in, name), its own over its path's, each with where it is
+    in the document (a JSON pointer); names of headers lower-cased."""
+    found: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+    path_pointer = operation.pointer.rsplit("/", 1)[0]
+    for base, source in ((path_pointer, operation.path_item.get("parameters")),
+                         (operation.pointer, operation.node.get("parameters"))):
+        for index, raw in enumerate(source if isinstance(source, list) else ()):
+            parameter, _, ref = document.resolve(raw)
             if isinstance(parameter, dict) and "name" in parameter and "in" in parameter:
-                name = str(parameter["name"])
-                where = str(parameter["in"])
-                found[(where, name.lower() if where == "header" else name)] = parameter
+                name, where = str(parameter["name"]), str(parameter["in"])
+                pointer = ref[1:] if ref else f"{base}/parameters/{index}"
+                found[(where, name.lower() if where == "header" else name)] = (parameter, pointer)
     return found
 
 
@@ -68,7 +71,7 @@ def check_request(document: Document, operation: Operation, request: dict[str, A
     problems: list[ValueProblem] = []
     params = parameters(document, operation)
     given_query = request.get("params") if isinstance(request.get("params"), dict) else {}
-    for (where, name), parameter in params.items():
+    for (where, name), (parameter, _) in params.items():
         if where == "query" and parameter.get("required") and name not in given_query \
                 and name not in connection_params:
             problems.append(ValueProblem(("params",) if "params" in request else ("url",),
@@ -78,22 +81,23 @@ def check_request(document: Document, operation: Operation, request: dict[str, A
         values = request.get(field)
         for name, value in (values.items() if isinstance(values, dict) else ()):
             key = str(name).lower() if where == "header" else str(name)
-            parameter = params.get((where, key))
-            if parameter is None or "schema" not in parameter:
+            if (where, key) not in params or "schema" not in params[(where, key)][0]:
                 continue
-            label = f"{document.shown_of(document.path)}#{_pointer_of(document, parameter)}"
-            problems += _check(document, parameter["schema"], value, (field, name), known,
-                               label)
-    body = document.resolve(operation.node.get("requestBody"))[0]
+            parameter, pointer = params[(where, key)]
+            label = f"{document.shown_of(document.path)}#{pointer}"
+            problems += _check(document, f"{pointer}/schema", value, (field, name), known, label)
+    body, _, body_ref = document.resolve(operation.node.get("requestBody"))
+    body_pointer = body_ref[1:] if body_ref else f"{operation.pointer}/requestBody"
     content = body.get("content") if isinstance(body, dict) else None
-    if "json" in request:
-        schema = json_schema_of(content)
-        if schema is not None:
-            problems += _check(document, schema, request["json"], ("json",), known, None)
+    media = json_media(content)
+    if "json" in request and media is not None:
+        pointer = f"{body_pointer}/content/{escape(media[0])}/schema"
+        problems += _check(document, pointer, request["json"], ("json",), known, None)
     if "form" in request and isinstance(content, dict):
         form = content.get("application/x-www-form-urlencoded")
         if isinstance(form, dict) and "schema" in form:
-            problems += _check(document, form["schema"], request["form"], ("form",), known, None)
+            pointer = f"{body_pointer}/content/{escape('application/x-www-form-urlencoded')}/schema"
+            problems += _check(document, pointer, request["form"], ("form",), known, None)
     if isinstance(body, dict) and body.get("required") and not ({"json", "form", "body"} &
                                                                 set(request)):
         problems.append(ValueProblem(("method",), f"{operation.name} requires a request body, "
@@ -101,16 +105,14 @@ def check_request(document: Document, operation: Operation, request: dict[str, A
     return problems
 
 
-def _escape(path: str) -> str:
-    return path.replace("~", "~0").replace("/", "~1")
-
-
-def _check(document: Document, schema: Any, value: Any, at: Path_, known: Known,
+def _check(document: Document, pointer: str, value: Any, at: Path_, known: Known,
            label: str | None) -> list[ValueProblem]:
+    """`value` checked against the schema at `pointer` (in the document's own file)."""
     stands: dict[Path_, Stand | None] = {}
     instance = _instance(value, (), known, stands)
+    schema = {"$ref": f"#{pointer}"}
     problems = []
-    for error in _validator(document, schema).iter_errors(instance):
+    for error in _validator(document, pointer).iter_errors(instance):
         if error.validator == "additionalProperties" and error.validator_value is False:
             problems += _unknown_properties(document, schema, error, at, label)
             continue
@@ -154,40 +156,24 @@ def _instance(value: Any, path: Path_, known: Known, stands: dict[Path_, Stand |
     return value
 
 
-def _validator(document: Document, schema: Any) -> Any:
+def _validator(document: Document, pointer: str) -> Any:
+    """A validator of the schema at `pointer`, whose `$ref`s resolve through the document and
+    the files beside it (a registry made once per document)."""
     import jsonschema
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT4, DRAFT202012
 
-    spec = DRAFT202012 if document.version.startswith("3.1") else DRAFT4
-    registry: Registry[Any] = Registry().with_resource(
-        document.path.as_uri(), Resource.from_contents(document.data, default_specification=spec))
-    for file, data in document.files.items():
-        registry = registry.with_resource(file.as_uri(),
-                                          Resource.from_contents(data, default_specification=spec))
-    root = dict(schema) if isinstance(schema, dict) else {}
-    # The schema's own `$ref`s are relative to the document: give it the document's base.
-    root = {"$ref": document.path.as_uri() + "#" + _pointer_of(document, schema)} \
-        if _pointer_of(document, schema) else root
-    cls = jsonschema.Draft202012Validator if spec is DRAFT202012 else jsonschema.Draft4Validator
-    return cls(root, registry=registry)
+    if document.registry is None:
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT4, DRAFT202012
 
-
-def _pointer_of(document: Document, schema: Any) -> str:
-    """Where in the document `schema` is (found by identity), as `/paths/...`; "" if nowhere."""
-    if document.pointers is None:
-        index: dict[int, str] = {}
-        stack: list[tuple[Any, str]] = [(document.data, "")]
-        while stack:
-            node, pointer = stack.pop()
-            if isinstance(node, dict):
-                index[id(node)] = pointer
-                stack.extend((v, f"{pointer}/{_escape(str(k))}") for k, v in node.items())
-            elif isinstance(node, list):
-                index[id(node)] = pointer
-                stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(node))
-        document.pointers = index
-    return document.pointers.get(id(schema), "")
+        spec = DRAFT202012 if document.version.startswith("3.1") else DRAFT4
+        registry: Any = Registry()
+        for file, data in [(document.path, document.data), *document.files.items()]:
+            registry = registry.with_resource(
+                file.as_uri(), Resource.from_contents(data, default_specification=spec))
+        document.registry = registry
+    cls = jsonschema.Draft202012Validator if document.version.startswith("3.1") \
+        else jsonschema.Draft4Validator
+    return cls({"$ref": f"{document.path.as_uri()}#{pointer}"}, registry=document.registry)
 
 
 def _problem(document: Document, schema: Any, error: Any, at: Path_,
@@ -233,10 +219,9 @@ def _node_at(document: Document, schema: Any, parts: list[Any]) -> tuple[Any, st
 
 
 def _named_schema(document: Document, schema: Any, schema_path: list[Any]) -> str:
-    """`specs/x.yaml#/components/schemas/Address`: the named schema the failing rule is in."""
+    """`specs/x.yaml#/components/schemas/Address`: the named schema the failing rule is in
+    (`schema` is `{"$ref": "#<where the checked schema is>"}`, so there always is one)."""
     _, pointer, file = _node_at(document, schema, schema_path[:-1])
-    if pointer is None:
-        pointer = "#" + _pointer_of(document, schema)
     return f"{document.shown_of(file)}{pointer}"
 
 
