@@ -31,17 +31,17 @@ import threading
 import time
 import urllib.request
 import uuid
-from urllib.parse import urlencode
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from suite import PY, free_port, load, start  # noqa: E402
+from suite import PY, free_port, load, start
 
-from runner.engine.records import (  # noqa: E402
+from runner.engine.records import (
     AttemptRecord,
     CallRecord,
     JobRecord,
@@ -49,8 +49,8 @@ from runner.engine.records import (  # noqa: E402
     ResponseRecord,
     StepRecord,
 )
-from runner.jsoncodec import dumps  # noqa: E402
-from runner.store import open_store  # noqa: E402
+from runner.jsoncodec import dumps
+from runner.store import open_store
 
 RECIPES = [f"recipe-{n}" for n in range(10)]
 EVENT = dumps({"body": {"id": 42, "name": "Ada Lovelace", "tags": ["lead", "web"]},

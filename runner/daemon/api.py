@@ -13,6 +13,7 @@ from aiohttp import web
 from runner.daemon.http_errors import error_response
 from runner.daemon.replays import ReplayRefused, queue_replay
 from runner.errors import StoreError
+from runner.ui.forms import utc_text
 
 MAX_LIMIT = 500
 STATUSES = ("queued", "running", "succeeded", "failed")
@@ -43,10 +44,17 @@ class JobsApi:
         if status is not None and status not in STATUSES:
             message = f"status must be one of: {', '.join(STATUSES)}"
             return error_response(400, "bad-status", message)
+        times = {}
+        for name in ("since", "until"):
+            if request.query.get(name):
+                times[name] = utc_text(request.query[name])
+                if times[name] is None:
+                    return error_response(400, f"bad-{name}", f"{name} must be an ISO 8601 time "
+                                          "like 2026-12-07T09:30 (UTC unless it has an offset)")
         try:
             jobs = await self.daemon.store.list_jobs(
                 recipe=request.query.get("recipe"), status=status,
-                limit=limit, before=request.query.get("before"),
+                limit=limit, before=request.query.get("before"), **times,
             )
         except StoreError as exc:
             return error_response(400, "bad-query", str(exc))

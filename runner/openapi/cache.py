@@ -42,7 +42,7 @@ def load_entry(key: str) -> dict[str, Any] | None:
         return None
     try:
         with open(folder / "openapi" / f"{key}.pickle", "rb") as handle:
-            entry = pickle.load(handle)  # noqa: S301 -- our own folder, written by us
+            entry = pickle.load(handle)  # our own folder, written by us
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
         return None
     return entry if isinstance(entry, dict) and entry.get("format") == FORMAT else None

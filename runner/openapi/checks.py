@@ -21,8 +21,14 @@ from runner.openapi.responses import EachStepShape, SchemaStepShape, body_shape
 from runner.openapi.values_check import Stand, check_request, is_template, type_stand
 from runner.recipe.loader import Loaded, LoadResult, display_path
 from runner.recipe.models import ConnectionSpec, RecipeSpec, StepSpec
-from runner.samples.checks import Known, RecipeShapes, path_problems, plain_chain, recipe_shapes
-from runner.samples.checks import resolve_chain
+from runner.samples.checks import (
+    Known,
+    RecipeShapes,
+    path_problems,
+    plain_chain,
+    recipe_shapes,
+    resolve_chain,
+)
 from runner.samples.files import SampleError
 
 _READ: dict[tuple[Path, int, int], Document | UnusableDocument] = {}  # one read per process

@@ -112,7 +112,7 @@ class SchemaShape:
         for part in self._parts:
             if "additionalProperties" in part:
                 return part["additionalProperties"]
-        return False if self._properties() else True
+        return not self._properties()
 
     def keys(self) -> Sequence[str] | None:
         if self.kind == "unknown" or (self.kind == "object" and self._additional() is True

@@ -126,7 +126,7 @@ def _unknown_properties(document: Document, schema: Any, error: Any, at: Path_,
                         label: str | None) -> list[ValueProblem]:
     """One problem per property the schema does not allow, each at its key."""
     allowed = set(error.schema.get("properties") or {})
-    patterns = list((error.schema.get("patternProperties") or {}))
+    patterns = list(error.schema.get("patternProperties") or {})
     named = label or _named_schema(document, schema, list(error.absolute_schema_path))
     listed = ", ".join(sorted(allowed)) or "none"
     path = tuple(error.absolute_path)
@@ -189,14 +189,16 @@ def _problem(document: Document, schema: Any, error: Any, at: Path_,
                                                                           error):
         return None
     named = label or _named_schema(document, schema, list(error.absolute_schema_path))
-    where = ".".join(str(p) for p in path)
-    stand = stands.get(path)
-    shown = repr(error.instance) if stand is None else f"{stand.source} ({error.instance!r} in " \
-        f"the sample)" if stand.trust == "exact" else f"{stand.source}"
-    message, at_key, extra = _words(error, shown, named)
-    target = (*at, *path, *extra)
-    prefix = ".".join(str(p) for p in (*at, *path)) if at[0] != "json" else where
-    return ValueProblem(target, f"{prefix}: {message}" if prefix else message, at_key)
+    message = _words(error, _shown(error.instance, stands.get(path)), named)
+    prefix = ".".join(str(p) for p in (path if at[0] == "json" else (*at, *path)))
+    return ValueProblem((*at, *path), f"{prefix}: {message}" if prefix else message)
+
+
+def _shown(value: Any, stand: Stand | None) -> str:
+    """The failing value as the message shows it: a literal as written, a datapill by name."""
+    if stand is None:
+        return repr(value)
+    return f"{stand.source} ({value!r} in the sample)" if stand.trust == "exact" else stand.source
 
 
 def _nullable(document: Document, schema: Any, error: Any) -> bool:
@@ -207,9 +209,7 @@ def _nullable(document: Document, schema: Any, error: Any) -> bool:
 def _node_at(document: Document, schema: Any, parts: list[Any]) -> tuple[Any, str | None, Path]:
     node, file, pointer = document.resolve(schema)
     for part in parts:
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
             node = node[part]
         else:
             break
@@ -225,29 +225,29 @@ def _named_schema(document: Document, schema: Any, schema_path: list[Any]) -> st
     return f"{document.shown_of(file)}{pointer}"
 
 
-def _words(error: Any, shown: str, named: str) -> tuple[str, bool, Path_]:
+def _words(error: Any, shown: str, named: str) -> str:
+    """The rule that failed, in the schema's words, and where the rule is."""
     rule, value = error.validator, error.validator_value
     if rule == "maxLength":
-        return f"{shown} is longer than {value} characters (maxLength {value} in {named})", \
-            False, ()
+        return f"{shown} is longer than {value} characters (maxLength {value} in {named})"
     if rule == "minLength":
         unit = "character" if value == 1 else "characters"
-        return f"{shown} is shorter than {value} {unit} (minLength {value} in {named})", False, ()
+        return f"{shown} is shorter than {value} {unit} (minLength {value} in {named})"
     if rule == "pattern":
-        return f"{shown} does not match {value!r} (pattern in {named})", False, ()
+        return f"{shown} does not match {value!r} (pattern in {named})"
     if rule == "enum":
         listed = ", ".join(repr(v) for v in value[:10]) + (", ..." if len(value) > 10 else "")
-        return f"{shown} is not one of {listed} (enum in {named})", False, ()
+        return f"{shown} is not one of {listed} (enum in {named})"
     if rule == "type":
         wanted = value if isinstance(value, str) else " or ".join(value)
-        return f"{shown} is not of type {wanted} (type {wanted} in {named})", False, ()
+        return f"{shown} is not of type {wanted} (type {wanted} in {named})"
     if rule == "required":
         missing = [name for name in value if isinstance(error.instance, dict)
                    and name not in error.instance]
         names = ", ".join(repr(n) for n in missing) or repr(value)
         verb = "is" if len(missing) == 1 else "are"
-        return f"{names} {verb} required (required in {named})", False, ()
-    return f"{error.message} ({rule} {value!r} in {named})", False, ()
+        return f"{names} {verb} required (required in {named})"
+    return f"{error.message} ({rule} {value!r} in {named})"
 
 
 def type_stand(type_name: str, source: str) -> Stand | None:

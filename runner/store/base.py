@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import abc
 import math
-from dataclasses import dataclass, field
 from collections.abc import Collection, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
 from typing import Any

@@ -34,7 +34,7 @@ class JobFilters:
             text = getattr(filters, name)
             if text is None:
                 continue
-            moment = _utc_text(text)
+            moment = utc_text(text)
             if moment is None:
                 filters.error = (f"{name.capitalize()} must be a date and time like "
                                  f"2026-12-07T09:30 (UTC), not {text!r}.")
@@ -54,7 +54,7 @@ class JobFilters:
         return f"/ui/jobs?{query}" if query else "/ui/jobs"
 
 
-def _utc_text(text: str) -> str | None:
+def utc_text(text: str) -> str | None:
     """`2026-12-07T09:30:00` for what a person or a datetime-local field types (naive is UTC,
     an offset is converted), so that it compares as text with the stored timestamps."""
     try:

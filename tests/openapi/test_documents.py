@@ -168,7 +168,7 @@ def test_datapills_without_a_sample_are_walked_down_the_response_schema(
       json: {sku: "{{ steps.fetch.body.sku }}", quantity: "{{ steps.fetch.body.totl }}",
              note: "{{ steps.fetch.body.total }}"}
 """))
-    code, lines = validate(folder, capsys)
+    _, lines = validate(folder, capsys)
     assert lines == [
         "recipe.yaml:12:59: warning: steps.fetch.body has no key 'totl' in specs/api.yaml "
         "(GET /orders/{order_id}) (did you mean 'total'?); it has: id, sku, total",
@@ -192,7 +192,7 @@ def test_a_sample_value_is_checked_as_the_value(tmp_path: Path, capsys) -> None:
     (folder / "samples").mkdir()
     (folder / "samples" / "shop.json").write_text(json.dumps(
         {"trigger": {"body": {"sku": "abc"}}, "steps": {}}), encoding="utf-8")
-    code, lines = validate(folder, capsys)
+    _, lines = validate(folder, capsys)
     assert lines == [
         "recipe.yaml:10:19: warning: step order: sku: {{ trigger.body.sku }} ('abc' in the "
         "sample) does not match '^[A-Z]{3}-[0-9]+$' (pattern in "

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from tests.daemon.conftest import DaemonProcess, daemons  # noqa: F401 -- the fixture
+from tests.daemon.conftest import DaemonProcess
 from tests.ui.support import HOSTILE, TOKEN, Billing, post_event, start_daemon, wait_finished
 
 DRIVER = os.environ.get("RUNNER_TEST_CHROMEDRIVER")

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.conftest import DaemonProcess, daemons, http  # noqa: F401 -- the fixture
+from tests.daemon.conftest import DaemonProcess, http, wait_for
 from tests.ui.support import (
-    HOSTILE,
     SECRET,
     TOKEN,
     Billing,
@@ -168,8 +167,6 @@ def test_without_a_token_the_pages_answer_on_loopback_only_to_loopback_names(
 
 
 def wait_finished_local(daemon: DaemonProcess, job_id: str) -> None:
-    from tests.daemon.conftest import wait_for
-
     def done() -> bool:
         status, body = http("GET", f"{daemon.url}/api/jobs/{job_id}")
         return status == 200 and json.loads(body)["status"] in ("succeeded", "failed")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon.conftest import DaemonProcess, daemons, http  # noqa: F401 -- the fixture
+from tests.daemon.conftest import DaemonProcess, http
 from tests.ui.support import TOKEN, Billing, post_event, start_daemon, wait_finished
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -70,3 +70,15 @@ def test_the_command_retries_from_the_failed_step_into_the_daemons_store(failed:
     assert text.returncode == 1 and "not failed" in text.stderr
     again = daemon.cli("jobs", "replay", job_id, "--from-failed")
     assert again.returncode == 0 and "reusing steps create_invoice" in again.stdout
+
+
+def test_the_api_lists_jobs_by_creation_time(failed: Failed) -> None:
+    daemon, _, job_id = failed
+    created = wait_finished(daemon, job_id)["created_at"]
+    base = f"{daemon.url}/api/jobs"
+    status, body = http("GET", f"{base}?since={created[:19]}", headers=AUTH)
+    assert status == 200 and [j["id"] for j in json.loads(body)["jobs"]] == [job_id]
+    status, body = http("GET", f"{base}?until={created[:19]}", headers=AUTH)
+    assert status == 200 and json.loads(body)["jobs"] == []
+    status, body = http("GET", f"{base}?since=yesterday", headers=AUTH)
+    assert status == 400 and json.loads(body)["error"]["code"] == "bad-since"
