@@ -1,0 +1,187 @@
+"""One OpenAPI document, read once per process and once per content on disk, with its problems.
+
+`load_document` never raises: a file that is missing, too large, not JSON/YAML, not OpenAPI
+3.0/3.1, or whose `$ref`s cannot be resolved offline comes back with located Diagnostics
+(`specs/api.yaml:12:7: paths./venues/.post: 'responses' is a required property`) and no
+operations to check against. Files that `$ref`s name (`schemas/venue.yaml#/Venue`) are read the
+same way, without the meta-schema (they are fragments), and their problems are their own.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urldefrag, urlsplit
+
+from runner.errors import Diagnostic, Location
+from runner.openapi import cache
+from runner.openapi.parse import ParseError, is_json, parse_bytes, read_bytes
+from runner.openapi.positions import Positions, pointer_text
+from runner.openapi.validity import ref_sites, schema_problems, version_of
+
+_CODE = "openapi-invalid"
+
+
+@dataclass
+class ApiDocument:
+    """A document's values (None when unreadable), its OpenAPI version and every problem."""
+
+    path: Path  # absolute
+    shown: str  # as locations name it (relative to the working directory)
+    data: Any
+    version: str | None
+    problems: list[Diagnostic] = field(default_factory=list)
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def usable(self) -> bool:
+        """True when steps can be checked against it: read, OpenAPI, and without errors."""
+        return self.data is not None and self.version is not None and not self.problems
+
+    @property
+    def uri(self) -> str:
+        return self.path.as_uri()
+
+
+_LOADED: dict[tuple[Path, bool], tuple[tuple[int, int], ApiDocument]] = {}
+
+
+def load_document(path: Path, shown: str, fragment: bool = False) -> ApiDocument:
+    """The document at `path` (a fragment: a file a `$ref` names), from memory when unchanged."""
+    path = path.resolve()
+    try:
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        stamp = (0, -1)
+    known = _LOADED.get((path, fragment))
+    if known is not None and known[0] == stamp:
+        return known[1]
+    document = _read(path, shown, fragment)
+    _LOADED[(path, fragment)] = (stamp, document)  # before the $refs: a cycle ends here
+    document.problems += _external_ref_problems(document, set())
+    return document
+
+
+def _read(path: Path, shown: str, fragment: bool) -> ApiDocument:
+    try:
+        raw = read_bytes(path)
+    except ParseError as exc:
+        return ApiDocument(path, shown, None, None, [_problem(shown, exc.message, 1, 1)])
+    key = cache.key_of(raw) + ("-fragment" if fragment else "")
+    entry = cache.read(key)
+    if entry is None:
+        entry = _check(path, raw, fragment)
+        data = entry.data
+        kept = None if is_json(path, raw) else data  # JSON: parsing again beats unpickling
+        cache.write(key, cache.Entry(kept, entry.version, entry.problems))
+    else:
+        data = entry.data
+        if data is None and entry.version is not None:
+            data = parse_bytes(path, raw)
+    problems = [_problem(shown, message, line, column)
+                for pointer, message, line, column in entry.problems]
+    return ApiDocument(path, shown, data, entry.version, problems)
+
+
+def _check(path: Path, raw: bytes, fragment: bool) -> cache.Entry:
+    """Parses and checks one file; the entry holds what is kept on disk."""
+    try:
+        data = parse_bytes(path, raw)
+    except ParseError as exc:
+        return cache.Entry(None, None, [((), exc.message, exc.line, exc.column)])
+    if fragment:
+        version: str | None = "fragment"
+        found: list[tuple[tuple[str | int, ...], str]] = []
+    else:
+        version, found = version_of(data)
+        if version is not None:
+            found = schema_problems(data, version)
+    found += _local_ref_problems(data)
+    if not found:
+        return cache.Entry(data, version, [])
+    positions = Positions(raw.decode("utf-8", errors="replace"))
+    located = []
+    for pointer, message in found:
+        line, column = positions.find(pointer)
+        located.append((pointer, f"{pointer_text(pointer)}: {message}", line, column))
+    return cache.Entry(data, version, located)
+
+
+def _local_ref_problems(data: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """`$ref`s that can never resolve offline: URLs, and pointers into this file that miss."""
+    problems = []
+    for pointer, ref in ref_sites(data):
+        at = pointer + ("$ref",)
+        target, fragment_part = urldefrag(ref)
+        if urlsplit(target).scheme:
+            problems.append((at, f"$ref {ref!r} is a URL: validate never fetches anything; "
+                                 "save the file beside the document and refer to it by a "
+                                 "relative path"))
+        elif not target and resolve_pointer(data, fragment_part) is _MISSING:
+            problems.append((at, f"$ref {ref!r} points at nothing in this document"))
+    return problems
+
+
+def _external_ref_problems(document: ApiDocument, seen: set[Path]) -> list[Diagnostic]:
+    """`$ref`s to other files: the file must exist and hold what the pointer names."""
+    if document.data is None:
+        return []
+    problems: list[Diagnostic] = []
+    positions: Positions | None = None
+    for pointer, ref in ref_sites(document.data):
+        target, fragment_part = urldefrag(ref)
+        if not target or urlsplit(target).scheme:
+            continue
+        other_path = (document.path.parent / unquote(target)).resolve()
+        other = load_document(other_path, _shown(other_path), fragment=True)
+        if other.data is None:
+            reason = f"$ref {ref!r}: {target} cannot be read"
+        elif resolve_pointer(other.data, fragment_part) is _MISSING:
+            reason = f"$ref {ref!r} points at nothing in {target}"
+        else:
+            continue
+        if positions is None:
+            positions = Positions(document.path.read_text(encoding="utf-8", errors="replace"))
+        line, column = positions.find(pointer + ("$ref",))
+        problems.append(_problem(document.shown, f"{pointer_text(pointer + ('$ref',))}: "
+                                                  f"{reason}", line, column))
+    return problems
+
+
+_MISSING: Any = object()
+
+
+def resolve_pointer(data: Any, fragment: str) -> Any:
+    """The value a JSON pointer fragment (`/components/schemas/A`) names, or `_MISSING`."""
+    current = data
+    if not fragment:
+        return current
+    if not fragment.startswith("/"):
+        return _MISSING  # a plain-name anchor: not used by OpenAPI documents
+    for part in fragment[1:].split("/"):
+        part = unquote(part).replace("~1", "/").replace("~0", "~")
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return _MISSING
+    return current
+
+
+def is_missing(value: Any) -> bool:
+    return value is _MISSING
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path(os.getcwd()).resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _problem(shown: str, message: str, line: int, column: int) -> Diagnostic:
+    return Diagnostic(_CODE, message, Location(shown, line, column))
