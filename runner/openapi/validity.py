@@ -84,7 +84,9 @@ def _meta_schema(version: str) -> dict[str, Any]:
 
 @functools.cache
 def _fast_check() -> Callable[[Any], Any]:
-    return fastjsonschema.compile(_meta_schema("3.0"))  # type: ignore[no-any-return]
+    # use_default=False: by default fastjsonschema writes the meta-schema's defaults into the
+    # document it checks (`additionalProperties: true` into every schema object).
+    return fastjsonschema.compile(_meta_schema("3.0"), use_default=False)  # type: ignore[no-any-return]
 
 
 @functools.cache

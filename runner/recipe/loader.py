@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,12 +79,29 @@ def find_files(paths: list[str] | None, cwd: str | None = None) -> list[Path]:
             found.append(root)
             continue
         found.extend(
-            p for p in sorted(root.rglob("*")) if p.suffix in YAML_SUFFIXES and p.is_file()
+            p for p in sorted(root.rglob("*"))
+            if p.suffix in YAML_SUFFIXES and p.is_file() and not is_api_description(p)
         )
     unique: dict[Path, Path] = {}
     for path in found:  # a file named twice (in a folder and by name) is read once
         unique.setdefault(path.resolve(), path)
     return list(unique.values())
+
+
+_API_KEY = re.compile(rb"^(?:openapi|swagger)\s*:", re.M)
+_KIND_KEY = re.compile(rb"^kind\s*:", re.M)
+
+
+def is_api_description(path: Path) -> bool:
+    """An OpenAPI document kept beside the connections (`openapi: specs/api.yaml`): a folder's
+    YAML file whose top level says `openapi:` and not `kind:` is the connection's, not ours.
+    Only the file's start is read: such documents can be megabytes."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+    except OSError:
+        return False
+    return bool(_API_KEY.search(head)) and not _KIND_KEY.search(head)
 
 
 def display_path(path: Path, cwd: str | None = None) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from runner.errors import Diagnostic, Location, Severity, TemplateError
 from runner.recipe.loader import Loaded, LoadResult
@@ -21,6 +22,9 @@ from runner.samples.shape import Shape
 from runner.samples.values import shape_of, step_shape
 from runner.samples.walk import PathProblem, describe, first_problem, list_problem, path_text
 from runner.templating import Reference, compile_template
+
+if TYPE_CHECKING:
+    from runner.openapi.apis import Apis
 
 
 @dataclass(frozen=True)
@@ -56,21 +60,29 @@ def sample_shapes(loaded: Loaded, sample: Sample) -> RecipeShapes:
     return shapes
 
 
-def recipe_shapes(loaded: Loaded) -> RecipeShapes:
-    """Everything known of a recipe's datapills: today, its sample (`SampleError` when the
-    sample is broken; empty shapes without one)."""
+def recipe_shapes(loaded: Loaded, apis: Apis | None = None) -> RecipeShapes:
+    """Everything known of a recipe's datapills: its sample (`SampleError` when the sample is
+    broken), then, for steps the sample lacks, the response schemas of `apis`' operations."""
     sample = recipe_sample(loaded)
-    return RecipeShapes() if sample is None else sample_shapes(loaded, sample)
+    shapes = RecipeShapes() if sample is None else sample_shapes(loaded, sample)
+    if apis is not None:
+        from runner.openapi.responses import add_response_shapes
+
+        add_response_shapes(loaded, shapes, apis)
+    return shapes
 
 
-def sample_problems(result: LoadResult, strict: bool = False) -> list[Diagnostic]:
-    """Every datapill path the recipes' samples say cannot be there."""
+def sample_problems(
+    result: LoadResult, strict: bool = False, apis: Apis | None = None
+) -> list[Diagnostic]:
+    """Every datapill path the recipes' samples (and the APIs' response schemas) say cannot be
+    there."""
     problems: list[Diagnostic] = []
     for loaded in result.documents:
         if not isinstance(loaded.spec, RecipeSpec):
             continue
         try:
-            shapes = recipe_shapes(loaded)
+            shapes = recipe_shapes(loaded, apis)
         except SampleError as exc:
             problems.append(Diagnostic("sample-invalid", exc.reason, exc.location,
                                        severity=_severity(strict)))
@@ -104,9 +116,9 @@ def _site_problems(
     except TemplateError:  # reported by the linter
         return
     if site.path[-1:] == ("for_each",):
-        loops_over = _plain_chain(site.source)
+        loops_over = plain_chain(site.source)
         if loops_over is not None:
-            resolved = _resolve(shapes, loops_over)
+            resolved = resolve_chain(shapes, loops_over)
             if resolved is not None and (problem := list_problem(*resolved[:2])) is not None:
                 yield problem, resolved[2], 1
     item = None
@@ -150,15 +162,15 @@ def _walk(
 def item_shape(spec: RecipeSpec, shapes: RecipeShapes, index: int) -> tuple[Shape, Known] | None:
     """The shape of `item` in a step whose `for_each` is a plain path (`{{ trigger.body.x }}`)."""
     for_each = spec.steps[index].for_each
-    chain = _plain_chain(for_each) if isinstance(for_each, str) else None
-    resolved = _resolve(shapes, chain) if chain is not None else None
+    chain = plain_chain(for_each) if isinstance(for_each, str) else None
+    resolved = resolve_chain(shapes, chain) if chain is not None else None
     if resolved is None or resolved[0].kind != "list":
         return None
     element = resolved[0].element()
     return (element, resolved[2]) if element is not None else None
 
 
-def _plain_chain(source: str) -> tuple[str, tuple[str | int, ...]] | None:
+def plain_chain(source: str) -> tuple[str, tuple[str | int, ...]] | None:
     """The path a template is exactly (`{{ trigger.body.items }}`), without filters; else None."""
     try:
         template = compile_template(source)
@@ -170,7 +182,7 @@ def _plain_chain(source: str) -> tuple[str, tuple[str | int, ...]] | None:
     return lookup.name, lookup.keys
 
 
-def _resolve(
+def resolve_chain(
     shapes: RecipeShapes, chain: tuple[str, tuple[str | int, ...]]
 ) -> tuple[Shape, str, Known] | None:
     """The shape a plain chain reaches, with its path text and source; None when unknown."""

@@ -1,0 +1,76 @@
+"""The OpenAPI documents the loaded connections name, read once, and who may be checked.
+
+A connection's `openapi:` is a path relative to the connection's own file. A file that is not
+there is an error at that value; a document's own problems are errors at their place in the
+document, reported once however many connections share it.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+from runner.errors import Diagnostic
+from runner.openapi.document import ApiDocument, load_document
+from runner.openapi.operations import Index
+from runner.openapi.refs import Refs
+from runner.recipe.loader import LoadResult
+from runner.recipe.models import ConnectionSpec, StepSpec
+
+
+@dataclass
+class Api:
+    """One connection's document, with its `$ref` resolver and operations built on first use."""
+
+    connection: ConnectionSpec
+    name: str  # as the connection writes it: `specs/eventbrite.yaml`
+    document: ApiDocument
+
+    @cached_property
+    def refs(self) -> Refs:
+        return Refs(self.document, self.name)
+
+    @cached_property
+    def index(self) -> Index:
+        return Index(self.document.data)
+
+
+@dataclass
+class Apis:
+    """Every connection's API by connection name, and the problems of reading them."""
+
+    by_connection: dict[str, Api] = field(default_factory=dict)
+    problems: list[Diagnostic] = field(default_factory=list)
+
+    def for_step(self, step: StepSpec) -> Api | None:
+        """The API a step is checked against: its connection's, when usable and not opted out."""
+        if not step.openapi or step.request.connection is None:
+            return None
+        api = self.by_connection.get(step.request.connection)
+        return api if api is not None and api.document.usable else None
+
+
+def load_apis(result: LoadResult) -> Apis:
+    """Reads the document of every valid connection that names one."""
+    apis = Apis()
+    reported: set[Path] = set()
+    for loaded in result.connections:
+        spec = loaded.spec
+        if not isinstance(spec, ConnectionSpec) or not spec.openapi:
+            continue
+        written = spec.openapi
+        path = Path(loaded.source.file).parent / written
+        shown = os.path.normpath(str(path))
+        if not path.is_file():
+            apis.problems.append(Diagnostic(
+                "openapi-missing", f"openapi: {written} is not a file (looked for {shown})",
+                loaded.source.locate(("openapi",))))
+            continue
+        document = load_document(path, shown)
+        apis.by_connection.setdefault(spec.name, Api(spec, written, document))
+        if document.path not in reported:
+            reported.add(document.path)
+            apis.problems += document.problems
+    return apis

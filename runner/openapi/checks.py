@@ -1,0 +1,225 @@
+"""What `runner validate` reports for steps whose connection has an OpenAPI document.
+
+For each such step (unless it says `openapi: false`): its method and URL must be an operation
+of the document, and its literal params, headers and `json` / `form` body must satisfy the
+operation's schemas. Problems are warnings, errors under `--strict`, each at the value's own
+`file:line:column`. The document's own problems are errors (see `runner.openapi.apis`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from runner.errors import Diagnostic, Location, Severity, TemplateError
+from runner.openapi.apis import Api, Apis
+from runner.openapi.operations import Operation, url_path
+from runner.openapi.refs import Where
+from runner.openapi.responses import json_media
+from runner.openapi.values_check import Templated, check_value, coerce, stand_in
+from runner.recipe.loader import Loaded, LoadResult
+from runner.recipe.models import RecipeSpec
+from runner.samples.checks import RecipeShapes, plain_chain, recipe_shapes, resolve_chain
+from runner.samples.files import SampleError
+from runner.templating import compile_template
+
+Path = tuple[str | int, ...]
+_SCALAR_TYPES = {"string", "integer", "number", "boolean", "null"}
+
+
+def openapi_problems(result: LoadResult, apis: Apis, strict: bool = False) -> list[Diagnostic]:
+    """The documents' problems and every step's problems against its operation."""
+    problems = list(apis.problems)
+    severity: Severity = "error" if strict else "warning"
+    for loaded in result.recipes:
+        spec = loaded.spec
+        assert isinstance(spec, RecipeSpec)
+        if not any(apis.for_step(step) for step in spec.steps):
+            continue
+        try:
+            shapes = recipe_shapes(loaded, apis)
+        except SampleError:  # reported by the sample checks
+            shapes = RecipeShapes()
+        for index, step in enumerate(spec.steps):
+            api = apis.for_step(step)
+            if api is not None:
+                problems += (Diagnostic(code, message, location, severity=severity)
+                             for code, message, location in _step(api, loaded, index, shapes))
+    return problems
+
+
+def _step(api: Api, loaded: Loaded, index: int,
+          shapes: RecipeShapes) -> Iterator[tuple[str, str, Location]]:
+    spec = loaded.spec
+    assert isinstance(spec, RecipeSpec)
+    step = spec.steps[index]
+    request = step.request
+    at: Path = ("steps", index, "request")
+    path = url_path(api.connection.base_url, request.url)
+    if path is None:
+        return
+    matches = api.index.matching(path)
+    op = next((m for m in matches if m.method == request.method), None)
+    if op is None:
+        yield _unmatched(api, loaded, at, request.method, request.url, path, matches)
+        return
+    raw = loaded.source.data["steps"][index].get("request", {})
+    typed = _typing(spec, shapes, index)
+    yield from _parameters(api, op, loaded, at, raw, typed)
+    yield from _body(api, op, loaded, at, raw, typed)
+
+
+def _unmatched(api: Api, loaded: Loaded, at: Path, method: str, url: str, path: str,
+               matches: list[Operation]) -> tuple[str, str, Location]:
+    location = loaded.source.locate(at + ("url",))
+    if matches:
+        methods = ", ".join(dict.fromkeys(m.method for m in matches))
+        return ("openapi-unknown-method",
+                f"{method} {url} is not an operation of {api.name}: {matches[0].path} has "
+                f"{methods}", location)
+    close = api.index.closest(method, path)
+    hint = f"; closest: {', '.join(close)}" if close else ""
+    return ("openapi-unknown-operation",
+            f"{method} {url} matches no operation in {api.name}{hint}", location)
+
+
+def _typing(spec: RecipeSpec, shapes: RecipeShapes, index: int) -> Any:
+    """`typed(text)`: what is known of a template string (None: not a template)."""
+
+    def typed(text: str) -> Templated | None:
+        if "{{" not in text and "{%" not in text:
+            return None
+        try:
+            template = compile_template(text)
+        except TemplateError:
+            return Templated(text, None)
+        if not template.is_expression:
+            return Templated(text, "string")  # text around datapills is text
+        chain = plain_chain(text)
+        if chain is None:
+            return Templated(text, None)
+        if chain[0] == "vars":
+            return _var(spec, text, chain[1])
+        resolved = resolve_chain(shapes, chain)
+        if resolved is None or resolved[0].kind not in ("scalar", "null"):
+            return Templated(text, None)
+        name = resolved[0].type_name
+        return Templated(text, name if name in _SCALAR_TYPES else None)
+
+    return typed
+
+
+def _var(spec: RecipeSpec, text: str, keys: tuple[str | int, ...]) -> Templated:
+    value: Any = spec.vars
+    for key in keys:
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
+            value = value[key]
+        else:
+            return Templated(text, None)
+    if isinstance(value, str) and ("{{" in value or "{%" in value):
+        return Templated(text, None)
+    return Templated(text, None, value)
+
+
+def _parameters(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str, Any],
+                typed: Any) -> Iterator[tuple[str, str, Location]]:
+    given = {"query": raw.get("params"), "header": raw.get("headers")}
+    for param, where in _declared(api, op):
+        place, name = param.get("in"), param.get("name")
+        values = given.get(place) if isinstance(place, str) else None
+        if not isinstance(name, str) or not isinstance(values, dict):
+            if isinstance(name, str) and place == "query" and param.get("required") is True \
+                    and not isinstance(raw.get("params"), str):
+                yield from _missing(api, op, loaded, at, name, where, param)
+            continue
+        key = _find_key(values, name, place == "header")
+        if key is None:
+            if param.get("required") is True:
+                yield from _missing(api, op, loaded, at, name, where, param)
+            continue
+        schema, schema_at = api.refs.follow(param.get("schema"), where / "schema")
+        if schema is None:
+            continue
+        value, templated = stand_in(values[key], typed)
+        value = coerce(value, schema)
+        label = f"{'query parameter' if place == 'query' else 'header'} {name}"
+        field = "params" if place == "query" else "headers"
+        for problem in check_value(api.refs, schema, schema_at, value, templated, label):
+            path = at + (field, key) + problem.path
+            yield (f"openapi-{place}-value", problem.message,
+                   loaded.source.locate(path, key=problem.at_key))
+
+
+def _declared(api: Api, op: Operation) -> Iterator[tuple[dict[str, Any], Where]]:
+    """The operation's parameters, the path item's too (the operation's win), resolved."""
+    seen: set[tuple[str, str]] = set()
+    for owner, pointer in ((op.node, op.pointer), (op.path_item, op.pointer[:2])):
+        listed = owner.get("parameters")
+        if not isinstance(listed, list):
+            continue
+        for i, entry in enumerate(listed):
+            param, where = api.refs.follow(entry, Where(api.document.uri,
+                                                        pointer + ("parameters", i)))
+            if not isinstance(param, dict):
+                continue
+            identity = (str(param.get("in")), str(param.get("name")).lower())
+            if identity not in seen:
+                seen.add(identity)
+                yield param, where
+
+
+def _find_key(values: dict[str, Any], name: str, folded: bool) -> str | None:
+    if name in values:
+        return name
+    if folded:
+        return next((k for k in values if isinstance(k, str) and k.lower() == name.lower()), None)
+    return None
+
+
+def _missing(api: Api, op: Operation, loaded: Loaded, at: Path, name: str, where: Where,
+             param: dict[str, Any]) -> Iterator[tuple[str, str, Location]]:
+    """A required parameter the step does not send (the connection's own count as sent)."""
+    place = param.get("in")
+    connection = api.connection
+    sent = connection.params if place == "query" else connection.headers
+    auth = connection.auth.model_dump()
+    sent = {**sent, **(auth.get("params" if place == "query" else "headers") or {})}
+    url = loaded.source.data["steps"][at[1]]["request"].get("url", "")
+    if _find_key(sent, name, place == "header") is not None or (
+            place == "query" and f"{name}=" in str(url).partition("?")[2]):
+        return
+    if place not in ("query", "header"):
+        return
+    words = "query parameter" if place == "query" else "header"
+    yield ("openapi-missing-parameter",
+           f"{op.label} needs the {words} {name!r} (required in {api.refs.text(where)})",
+           loaded.source.locate(at + ("url",)))
+
+
+def _body(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str, Any],
+          typed: Any) -> Iterator[tuple[str, str, Location]]:
+    body_at = Where(api.document.uri, op.pointer + ("requestBody",))
+    body, body_at = api.refs.follow(op.node.get("requestBody"), body_at)
+    field = "json" if "json" in raw else "form" if "form" in raw else None
+    if not isinstance(body, dict):
+        return
+    content = body.get("content")
+    if field is None:
+        if body.get("required") is True and "body" not in raw:
+            media = ", ".join(content) if isinstance(content, dict) else "a body"
+            yield ("openapi-missing-body", f"{op.label} needs a request body ({media}; "
+                   f"required in {api.refs.text(body_at)})", loaded.source.locate(at))
+        return
+    media = json_media(content, form=field == "form")
+    if media is None or not isinstance(media[1], dict) or "schema" not in media[1]:
+        return
+    schema_at = body_at / "content" / media[0] / "schema"
+    schema, schema_at = api.refs.follow(media[1]["schema"], schema_at)
+    if schema is None or isinstance(raw[field], str):
+        return  # a whole-body template: nothing known
+    value, templated = stand_in(raw[field], typed)
+    for problem in check_value(api.refs, schema, schema_at, value, templated, ""):
+        yield (f"openapi-{field}-value", problem.message,
+               loaded.source.locate(at + (field,) + problem.path, key=problem.at_key))
