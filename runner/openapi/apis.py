@@ -8,14 +8,16 @@ document, reported once however many connections share it.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from runner.errors import Diagnostic
 from runner.openapi.document import ApiDocument, load_document
-from runner.openapi.operations import Index
-from runner.openapi.refs import Refs
+from runner.openapi.operations import Index, Operation
+from runner.openapi.refs import Refs, Where
 from runner.recipe.loader import LoadResult
 from runner.recipe.models import ConnectionSpec, StepSpec
 
@@ -35,6 +37,23 @@ class Api:
     @cached_property
     def index(self) -> Index:
         return Index(self.document.data)
+
+    def parameters(self, op: Operation) -> Iterator[tuple[dict[str, Any], Where]]:
+        """The operation's parameters, the path item's too (the operation's win), resolved."""
+        seen: set[tuple[str, str]] = set()
+        for owner, pointer in ((op.node, op.pointer), (op.path_item, op.pointer[:2])):
+            listed = owner.get("parameters")
+            if not isinstance(listed, list):
+                continue
+            for i, entry in enumerate(listed):
+                param, where = self.refs.follow(
+                    entry, Where(self.document.uri, pointer + ("parameters", i)))
+                if not isinstance(param, dict):
+                    continue
+                identity = (str(param.get("in")), str(param.get("name")).lower())
+                if identity not in seen:
+                    seen.add(identity)
+                    yield param, where
 
 
 @dataclass

@@ -126,7 +126,7 @@ def _var(spec: RecipeSpec, text: str, keys: tuple[str | int, ...]) -> Templated:
 def _parameters(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str, Any],
                 typed: Any) -> Iterator[tuple[str, str, Location]]:
     given = {"query": raw.get("params"), "header": raw.get("headers")}
-    for param, where in _declared(api, op):
+    for param, where in api.parameters(op):
         place, name = param.get("in"), param.get("name")
         values = given.get(place) if isinstance(place, str) else None
         if not isinstance(name, str) or not isinstance(values, dict):
@@ -150,24 +150,6 @@ def _parameters(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str
             path = at + (field, key) + problem.path
             yield (f"openapi-{place}-value", problem.message,
                    loaded.source.locate(path, key=problem.at_key))
-
-
-def _declared(api: Api, op: Operation) -> Iterator[tuple[dict[str, Any], Where]]:
-    """The operation's parameters, the path item's too (the operation's win), resolved."""
-    seen: set[tuple[str, str]] = set()
-    for owner, pointer in ((op.node, op.pointer), (op.path_item, op.pointer[:2])):
-        listed = owner.get("parameters")
-        if not isinstance(listed, list):
-            continue
-        for i, entry in enumerate(listed):
-            param, where = api.refs.follow(entry, Where(api.document.uri,
-                                                        pointer + ("parameters", i)))
-            if not isinstance(param, dict):
-                continue
-            identity = (str(param.get("in")), str(param.get("name")).lower())
-            if identity not in seen:
-                seen.add(identity)
-                yield param, where
 
 
 def _find_key(values: dict[str, Any], name: str, folded: bool) -> str | None:

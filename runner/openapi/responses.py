@@ -46,8 +46,11 @@ def json_media(content: Any, form: bool = False) -> tuple[str, Any] | None:
     return None
 
 
-def response_body(api: Api, op: Operation, expect: Sequence[int] | None) -> Shape | None:
-    """The shape of the body of the responses a step expects; None when nothing is said."""
+def response_body(
+    api: Api, op: Operation, expect: Sequence[int] | None
+) -> tuple[Shape, int | None] | None:
+    """The shape of the body of the responses a step expects and the first such status;
+    None when nothing is said of the body."""
     responses, where = api.refs.follow(op.node.get("responses"),
                                        Where(api.document.uri, op.pointer + ("responses",)))
     if not isinstance(responses, dict):
@@ -62,7 +65,8 @@ def response_body(api: Api, op: Operation, expect: Sequence[int] | None) -> Shap
         if media is None or not isinstance(media[1], dict) or "schema" not in media[1]:
             return None  # a response without a JSON schema: the body may be anything
         branches.append((media[1]["schema"], at / "content" / media[0] / "schema"))
-    return SchemaShape(api.refs, branches) if branches else None
+    status = next((int(c) for c in codes if str(c).isdigit()), None)
+    return (SchemaShape(api.refs, branches), status) if branches else None
 
 
 def _expected(code: str, expect: Sequence[int] | None) -> bool:
@@ -81,8 +85,9 @@ class ResponseViewShape:
     description: str | None = None
     _KEYS = ("status", "headers", "body", "ok")
 
-    def __init__(self, body: Shape) -> None:
+    def __init__(self, body: Shape, status: int | None) -> None:
         self._body = body
+        self._status = status
 
     def keys(self) -> Sequence[str] | None:
         return list(self._KEYS)
@@ -91,7 +96,7 @@ class ResponseViewShape:
         if key == "body":
             return self._body
         if key == "status":
-            return ValueShape(200)
+            return ValueShape(self._status) if self._status else UNKNOWN
         if key == "ok":
             return ValueShape(True)
         return UNKNOWN if key in ("headers", "error", "skipped") else None
@@ -132,10 +137,10 @@ def add_response_shapes(loaded: Loaded, shapes: RecipeShapes, apis: Apis) -> Non
         op = operation_of(api, step) if api is not None else None
         if api is None or op is None:
             continue
-        body = response_body(api, op, step.request.expect)
-        if body is None:
+        found = response_body(api, op, step.request.expect)
+        if found is None:
             continue
-        view: Shape = ResponseViewShape(body)
+        view: Shape = ResponseViewShape(*found)
         if step.for_each is not None:
             view = ListOfShape(view)
         shapes.steps[step.id] = Known(view, f"{api.name} ({op.label} response)", "openapi")
