@@ -139,11 +139,12 @@ def _parameters(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str
             if param.get("required") is True:
                 yield from _missing(api, op, loaded, at, name, where, param)
             continue
-        schema, schema_at = api.refs.follow(param.get("schema"), where / "schema")
-        if schema is None:
+        schema_at = where / "schema"
+        schema = param.get("schema")
+        if api.refs.follow(schema, schema_at)[0] is None:
             continue
         value, templated = stand_in(values[key], typed)
-        value = coerce(value, schema)
+        value = coerce(value, api.refs.follow(schema, schema_at)[0])
         label = f"{'query parameter' if place == 'query' else 'header'} {name}"
         field = "params" if place == "query" else "headers"
         for problem in check_value(api.refs, schema, schema_at, value, templated, label):
@@ -198,8 +199,8 @@ def _body(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str, Any]
     if media is None or not isinstance(media[1], dict) or "schema" not in media[1]:
         return
     schema_at = body_at / "content" / media[0] / "schema"
-    schema, schema_at = api.refs.follow(media[1]["schema"], schema_at)
-    if schema is None or isinstance(raw[field], str):
+    schema = media[1]["schema"]
+    if api.refs.follow(schema, schema_at)[0] is None or isinstance(raw[field], str):
         return  # a whole-body template: nothing known
     value, templated = stand_in(raw[field], typed)
     for problem in check_value(api.refs, schema, schema_at, value, templated, ""):

@@ -113,6 +113,8 @@ def _keyword_where(refs: Refs, node: Any, where: Where, schema_path: list[Any]) 
     its siblings) or name it (2020-12): both are followed here."""
     named: Where | None = None
     draft4 = refs.document.version == "3.0"
+    if not draft4 and schema_path[:1] == ["$ref"]:
+        schema_path = schema_path[1:]  # the root's own `$ref` to `where`
     for part in schema_path[:-1]:  # [-1] is the keyword
         while isinstance(node, dict) and isinstance(node.get("$ref"), str) and (
                 draft4 or part == "$ref" or part not in node):
