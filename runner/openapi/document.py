@@ -49,7 +49,17 @@ _LOADED: dict[tuple[Path, bool], tuple[tuple[int, int], ApiDocument]] = {}
 
 
 def load_document(path: Path, shown: str, fragment: bool = False) -> ApiDocument:
-    """The document at `path` (a fragment: a file a `$ref` names), from memory when unchanged."""
+    """The document at `path` (a fragment: a file a `$ref` names) with every problem, its
+    own and those of the `$ref`s to other files (checked again each time: they may change)."""
+    base = read_document(path, shown, fragment)
+    external = _external_ref_problems(base, {base.path})
+    if not external:
+        return base
+    return ApiDocument(base.path, base.shown, base.data, base.version, base.problems + external)
+
+
+def read_document(path: Path, shown: str, fragment: bool = False) -> ApiDocument:
+    """One file, parsed and checked on its own, from memory while its stamp is unchanged."""
     path = path.resolve()
     try:
         stat = path.stat()
@@ -60,8 +70,7 @@ def load_document(path: Path, shown: str, fragment: bool = False) -> ApiDocument
     if known is not None and known[0] == stamp:
         return known[1]
     document = _read(path, shown, fragment)
-    _LOADED[(path, fragment)] = (stamp, document)  # before the $refs: a cycle ends here
-    document.problems += _external_ref_problems(document, set())
+    _LOADED[(path, fragment)] = (stamp, document)
     return document
 
 
@@ -136,7 +145,10 @@ def _external_ref_problems(document: ApiDocument, seen: set[Path]) -> list[Diagn
         if not target or urlsplit(target).scheme:
             continue
         other_path = (document.path.parent / unquote(target)).resolve()
-        other = load_document(other_path, _shown(other_path), fragment=True)
+        other = read_document(other_path, _shown(other_path), fragment=True)
+        if other_path not in seen and other.data is not None:
+            seen.add(other_path)
+            problems += other.problems + _external_ref_problems(other, seen)
         if other.data is None:
             reason = f"$ref {ref!r}: {target} cannot be read"
         elif resolve_pointer(other.data, fragment_part) is _MISSING:

@@ -19,7 +19,7 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource, Unresolvable
 from referencing.jsonschema import DRAFT4, DRAFT202012, Specification
 
-from runner.openapi.document import ApiDocument, load_document
+from runner.openapi.document import ApiDocument, read_document
 from runner.openapi.positions import fragment
 
 #: `$ref`s followed in a row before giving up (a loop of refs to refs).
@@ -60,7 +60,7 @@ class Refs:
         if parts.scheme != "file":
             raise NoSuchResource(ref=uri)  # validate never fetches
         path = Path(url2pathname(parts.path))
-        other = load_document(path, str(path), fragment=True)
+        other = read_document(path, str(path), fragment=True)
         if other.data is None:
             raise NoSuchResource(ref=uri)
         return self.spec.create_resource(other.data)
