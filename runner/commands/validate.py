@@ -27,10 +27,11 @@ def check(paths: list[str] | None, strict: bool = False) -> tuple[LoadResult, li
     diagnostics = result.diagnostics + lint(result, provided)
     if any(isinstance(d.spec, ConnectionSpec) and d.spec.openapi for d in result.connections):
         # Imported only when a connection names a document: validate starts fast without.
-        from runner.openapi.apis import load_apis
+        from runner.openapi.apis import load_apis, not_ours
         from runner.openapi.checks import openapi_problems
 
         apis = load_apis(result)
+        diagnostics = not_ours(diagnostics, apis)
         diagnostics += sample_problems(result, strict, apis)
         diagnostics += openapi_problems(result, apis, strict)
     else:

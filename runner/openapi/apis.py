@@ -16,7 +16,7 @@ from typing import Any
 
 from runner.errors import Diagnostic
 from runner.openapi.document import ApiDocument, load_document
-from runner.openapi.operations import Index, Operation
+from runner.openapi.operations import Index, Operation, base_path, url_path
 from runner.openapi.refs import Refs, Where
 from runner.recipe.loader import LoadResult
 from runner.recipe.models import ConnectionSpec, StepSpec
@@ -37,6 +37,14 @@ class Api:
     @cached_property
     def index(self) -> Index:
         return Index(self.document.data)
+
+    def matching(self, url: str) -> tuple[str, list[Operation]] | None:
+        """The path a step's URL requests and the operations of that path (best first); None
+        when a template stands for the host or the whole URL."""
+        path = url_path(self.connection.base_url, url)
+        if path is None:
+            return None
+        return path, self.index.matching(path, base_path(self.connection.base_url))
 
     def parameters(self, op: Operation) -> Iterator[tuple[dict[str, Any], Where]]:
         """The operation's parameters, the path item's too (the operation's win), resolved."""
@@ -62,6 +70,7 @@ class Apis:
 
     by_connection: dict[str, Api] = field(default_factory=dict)
     problems: list[Diagnostic] = field(default_factory=list)
+    files: set[Path] = field(default_factory=set)  # every file of every document, resolved
 
     def for_step(self, step: StepSpec) -> Api | None:
         """The API a step is checked against: its connection's, when usable and not opted out."""
@@ -69,6 +78,15 @@ class Apis:
             return None
         api = self.by_connection.get(step.request.connection)
         return api if api is not None and api.document.usable else None
+
+
+def not_ours(diagnostics: list[Diagnostic], apis: Apis) -> list[Diagnostic]:
+    """`diagnostics` without the loader's "not a runner document" about the files of API
+    descriptions (a `$ref`'d `schemas/venue.yaml` in a folder validate reads is the API's)."""
+    if not apis.files:
+        return diagnostics
+    return [d for d in diagnostics if d.code not in ("unknown-kind", "not-a-document")
+            or Path(d.location.file).resolve() not in apis.files]
 
 
 def load_apis(result: LoadResult) -> Apis:
@@ -88,6 +106,7 @@ def load_apis(result: LoadResult) -> Apis:
                 loaded.source.locate(("openapi",))))
             continue
         document = load_document(path, shown)
+        apis.files |= {document.path, *document.files}
         apis.by_connection.setdefault(spec.name, Api(spec, written, document))
         if document.path not in reported:
             reported.add(document.path)

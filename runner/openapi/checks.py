@@ -13,7 +13,7 @@ from typing import Any
 
 from runner.errors import Diagnostic, Location, Severity, TemplateError
 from runner.openapi.apis import Api, Apis
-from runner.openapi.operations import Operation, url_path
+from runner.openapi.operations import Operation, base_path
 from runner.openapi.refs import Where
 from runner.openapi.responses import json_media
 from runner.openapi.values_check import Templated, check_value, coerce, stand_in
@@ -55,10 +55,10 @@ def _step(api: Api, loaded: Loaded, index: int,
     step = spec.steps[index]
     request = step.request
     at: Path = ("steps", index, "request")
-    path = url_path(api.connection.base_url, request.url)
-    if path is None:
+    found = api.matching(request.url)
+    if found is None:
         return
-    matches = api.index.matching(path)
+    path, matches = found
     op = next((m for m in matches if m.method == request.method), None)
     if op is None:
         yield _unmatched(api, loaded, at, request.method, request.url, path, matches)
@@ -77,7 +77,7 @@ def _unmatched(api: Api, loaded: Loaded, at: Path, method: str, url: str, path: 
         return ("openapi-unknown-method",
                 f"{method} {url} is not an operation of {api.name}: {matches[0].path} has "
                 f"{methods}", location)
-    close = api.index.closest(method, path)
+    close = api.index.closest(method, path, base_path(api.connection.base_url))
     hint = f"; closest: {', '.join(close)}" if close else ""
     return ("openapi-unknown-operation",
             f"{method} {url} matches no operation in {api.name}{hint}", location)

@@ -33,6 +33,7 @@ class ApiDocument:
     data: Any
     version: str | None
     problems: list[Diagnostic] = field(default_factory=list)
+    files: tuple[Path, ...] = ()  # the other files its `$ref`s reach
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -52,10 +53,10 @@ def load_document(path: Path, shown: str, fragment: bool = False) -> ApiDocument
     """The document at `path` (a fragment: a file a `$ref` names) with every problem, its
     own and those of the `$ref`s to other files (checked again each time: they may change)."""
     base = read_document(path, shown, fragment)
-    external = _external_ref_problems(base, {base.path})
-    if not external:
-        return base
-    return ApiDocument(base.path, base.shown, base.data, base.version, base.problems + external)
+    seen = {base.path}
+    external = _external_ref_problems(base, seen)
+    return ApiDocument(base.path, base.shown, base.data, base.version, base.problems + external,
+                       tuple(sorted(seen - {base.path})))
 
 
 def read_document(path: Path, shown: str, fragment: bool = False) -> ApiDocument:
@@ -134,8 +135,11 @@ def _local_ref_problems(data: Any) -> list[tuple[tuple[str | int, ...], str]]:
     return problems
 
 
-def _external_ref_problems(document: ApiDocument, seen: set[Path]) -> list[Diagnostic]:
-    """`$ref`s to other files: the file must exist and hold what the pointer names."""
+def _external_ref_problems(document: ApiDocument, seen: set[Path],
+                           _checked: set[Path] | None = None) -> list[Diagnostic]:
+    """`$ref`s to other files: the file must exist and hold what the pointer names; each file
+    reached is added to `seen` and checked once."""
+    _checked = set() if _checked is None else _checked
     if document.data is None:
         return []
     problems: list[Diagnostic] = []
@@ -146,9 +150,11 @@ def _external_ref_problems(document: ApiDocument, seen: set[Path]) -> list[Diagn
             continue
         other_path = (document.path.parent / unquote(target)).resolve()
         other = read_document(other_path, _shown(other_path), fragment=True)
-        if other_path not in seen and other.data is not None:
+        if other_path not in seen:
             seen.add(other_path)
-            problems += other.problems + _external_ref_problems(other, seen)
+        if other.data is not None and other_path not in _checked:
+            _checked.add(other_path)
+            problems += other.problems + _external_ref_problems(other, seen, _checked)
         if other.data is None:
             reason = f"$ref {ref!r}: {target} cannot be read"
         elif resolve_pointer(other.data, fragment_part) is _MISSING:
@@ -163,7 +169,7 @@ def _external_ref_problems(document: ApiDocument, seen: set[Path]) -> list[Diagn
     return problems
 
 
-_MISSING: Any = object()
+_MISSING: Any = object()  # noqa: E305
 
 
 def resolve_pointer(data: Any, fragment: str) -> Any:

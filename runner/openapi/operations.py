@@ -95,8 +95,12 @@ def url_path(base_url: str | None, url: str) -> str | None:
         if _HOLE in split.netloc:
             return None
         return _restore(split.path, text)
-    base = urlsplit(base_url or "").path.rstrip("/") if base_url and "{{" not in base_url else ""
-    return base + (text if text.startswith("/") else "/" + text)
+    return base_path(base_url) + (text if text.startswith("/") else "/" + text)
+
+
+def base_path(base_url: str | None) -> str:
+    """The path of a connection's base_url (`https://x/v3/` -> `/v3`)."""
+    return urlsplit(base_url or "").path.rstrip("/") if base_url and "{{" not in base_url else ""
 
 
 def _restore(path: str, original: str) -> str:
@@ -131,10 +135,13 @@ class Index:
         return [op for op in self.all if folded in " ".join(
             filter(None, (op.label, op.operation_id, op.summary))).lower()]
 
-    def matching(self, path: str) -> list[Operation]:
-        """The operations whose path matches the step's path (any method), best first."""
+    def matching(self, path: str, base_path: str = "") -> list[Operation]:
+        """The operations whose path matches the step's path (any method), best first.
+        `base_path` (the connection's) is tried as a server path too: a document without
+        `servers` is served where the connection points."""
         scored: dict[int, tuple[int, Operation]] = {}
-        for prefix in self.prefixes:
+        prefixes = self.prefixes if base_path in self.prefixes else [base_path, *self.prefixes]
+        for prefix in prefixes:
             if prefix and not (path == prefix or path.startswith(prefix + "/")):
                 continue
             wanted = _segments(_TEMPLATE.sub(_HOLE, path[len(prefix):]))
@@ -148,11 +155,11 @@ class Index:
         top = best[0][0]
         return [op for score, op in best if score == top]
 
-    def closest(self, method: str, path: str, count: int = 3) -> list[str]:
+    def closest(self, method: str, path: str, base: str = "", count: int = 3) -> list[str]:
         """Labels of the operations most like `METHOD path` (for "did you mean")."""
         wanted = f"{method.upper()} {_PARAM.sub('{}', _TEMPLATE.sub('{}', path))}"
         labels = {f"{op.method} {_PARAM.sub('{}', op.path)}": op.label for op in self.all}
-        for prefix in self.prefixes:
+        for prefix in [base, *self.prefixes]:
             if prefix and wanted.split(" ", 1)[1].startswith(prefix):
                 wanted = f"{method.upper()} {wanted.split(' ', 1)[1][len(prefix):]}"
                 break

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from runner.openapi.apis import Api, Apis
-from runner.openapi.operations import Operation, url_path
+from runner.openapi.operations import Operation
 from runner.openapi.refs import Where
 from runner.openapi.schema_shape import SchemaShape
 from runner.recipe.loader import Loaded
@@ -23,10 +23,8 @@ from runner.samples.values import UNKNOWN, ValueShape
 
 def operation_of(api: Api, step: StepSpec) -> Operation | None:
     """The operation a step calls, when its method and URL match exactly one."""
-    path = url_path(api.connection.base_url, step.request.url)
-    if path is None:
-        return None
-    for op in api.index.matching(path):
+    found = api.matching(step.request.url)
+    for op in found[1] if found is not None else ():
         if op.method == step.request.method:
             return op
     return None
