@@ -29,6 +29,7 @@ class Api:
     connection: ConnectionSpec
     name: str  # as the connection writes it: `specs/eventbrite.yaml`
     document: ApiDocument
+    views: dict[Any, Any] = field(default_factory=dict)  # response views by (op, expect)
 
     @cached_property
     def refs(self) -> Refs:

@@ -13,21 +13,23 @@ import hashlib
 import os
 import pickle
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT = 1
+FORMAT = 2
 
 
 @dataclass
 class Entry:
-    """What is kept of one document: its values (None: parse the file again) and problems,
-    each `(pointer, message, line, column)`."""
+    """What is kept of one document: its values (None: parse the file again), its problems,
+    each `(pointer, message, line, column)`, and its `$ref`s to other files `(pointer, ref)`
+    (checked on every load: those files may change)."""
 
     data: Any
     version: str | None
     problems: list[tuple[tuple[str | int, ...], str, int, int]]
+    external: list[tuple[tuple[str | int, ...], str]] = field(default_factory=list)
 
 
 def cache_dir() -> Path:

@@ -9,6 +9,7 @@ same way, without the meta-schema (they are fragments), and their problems are t
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,7 @@ class ApiDocument:
     version: str | None
     problems: list[Diagnostic] = field(default_factory=list)
     files: tuple[Path, ...] = ()  # the other files its `$ref`s reach
+    external: list[tuple[tuple[str | int, ...], str]] = field(default_factory=list)
     _memo: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -56,7 +58,7 @@ def load_document(path: Path, shown: str, fragment: bool = False) -> ApiDocument
     seen = {base.path}
     external = _external_ref_problems(base, seen)
     return ApiDocument(base.path, base.shown, base.data, base.version, base.problems + external,
-                       tuple(sorted(seen - {base.path})))
+                       tuple(sorted(seen - {base.path})), base.external)
 
 
 def read_document(path: Path, shown: str, fragment: bool = False) -> ApiDocument:
@@ -86,14 +88,17 @@ def _read(path: Path, shown: str, fragment: bool) -> ApiDocument:
         entry = _check(path, raw, fragment)
         data = entry.data
         kept = None if is_json(path, raw) else data  # JSON: parsing again beats unpickling
-        cache.write(key, cache.Entry(kept, entry.version, entry.problems))
+        cache.write(key, cache.Entry(kept, entry.version, entry.problems, entry.external))
     else:
         data = entry.data
         if data is None and entry.version is not None:
             data = parse_bytes(path, raw)
+    # A large document is millions of objects that live as long as the process: moved out of
+    # the cyclic collector's sight, they are not traversed again at every full collection.
+    gc.freeze()
     problems = [_problem(shown, message, line, column)
                 for pointer, message, line, column in entry.problems]
-    return ApiDocument(path, shown, data, entry.version, problems)
+    return ApiDocument(path, shown, data, entry.version, problems, external=entry.external)
 
 
 def _check(path: Path, raw: bytes, fragment: bool) -> cache.Entry:
@@ -109,30 +114,36 @@ def _check(path: Path, raw: bytes, fragment: bool) -> cache.Entry:
         version, found = version_of(data)
         if version is not None:
             found = schema_problems(data, version)
-    found += _local_ref_problems(data)
+    local, external = _local_ref_problems(data)
+    found += local
     if not found:
-        return cache.Entry(data, version, [])
+        return cache.Entry(data, version, [], external)
     positions = Positions(raw.decode("utf-8", errors="replace"))
     located = []
     for pointer, message in found:
         line, column = positions.find(pointer)
         located.append((pointer, f"{pointer_text(pointer)}: {message}", line, column))
-    return cache.Entry(data, version, located)
+    return cache.Entry(data, version, located, external)
 
 
-def _local_ref_problems(data: Any) -> list[tuple[tuple[str | int, ...], str]]:
-    """`$ref`s that can never resolve offline: URLs, and pointers into this file that miss."""
+def _local_ref_problems(data: Any) -> tuple[list[tuple[tuple[str | int, ...], str]],
+                                            list[tuple[tuple[str | int, ...], str]]]:
+    """`$ref`s that can never resolve offline (URLs, pointers into this file that miss), and
+    the `$ref`s to other files."""
     problems = []
+    external = []
     for pointer, ref in ref_sites(data):
         at = pointer + ("$ref",)
         target, fragment_part = urldefrag(ref)
-        if urlsplit(target).scheme:
+        if target and not urlsplit(target).scheme:
+            external.append((pointer, ref))
+        elif urlsplit(target).scheme:
             problems.append((at, f"$ref {ref!r} is a URL: validate never fetches anything; "
                                  "save the file beside the document and refer to it by a "
                                  "relative path"))
         elif not target and resolve_pointer(data, fragment_part) is _MISSING:
             problems.append((at, f"$ref {ref!r} points at nothing in this document"))
-    return problems
+    return problems, external
 
 
 def _external_ref_problems(document: ApiDocument, seen: set[Path],
@@ -144,10 +155,8 @@ def _external_ref_problems(document: ApiDocument, seen: set[Path],
         return []
     problems: list[Diagnostic] = []
     positions: Positions | None = None
-    for pointer, ref in ref_sites(document.data):
+    for pointer, ref in document.external:
         target, fragment_part = urldefrag(ref)
-        if not target or urlsplit(target).scheme:
-            continue
         other_path = (document.path.parent / unquote(target)).resolve()
         other = read_document(other_path, _shown(other_path), fragment=True)
         if other_path not in seen:

@@ -114,8 +114,15 @@ class Index:
     def __init__(self, data: Any) -> None:
         self.all = operations(data)
         self.prefixes = server_paths(data)
-        self._compiled = [(op, [_segment_pattern(s) for s in _segments(op.path)])
-                          for op in self.all]
+        # Buckets by (segment count, first segment): a step's path is scored against the few
+        # operations that could match, not against all 1,200 of a large API.
+        self._buckets: dict[tuple[int, str | None], list[tuple[int, Operation, Any]]] = {}
+        for index, op in enumerate(self.all):
+            segments = _segments(op.path)
+            pattern = [_segment_pattern(s) for s in segments]
+            first = segments[1] if len(segments) > 1 and not pattern[1][1] else None
+            self._buckets.setdefault((len(segments), first), []).append((index, op, pattern))
+        self._matched: dict[tuple[str, str], list[Operation]] = {}
 
     def find(self, wanted: str) -> Operation | None:
         """An operation by operationId, or by `METHOD /path` as the document writes it."""
@@ -139,13 +146,23 @@ class Index:
         """The operations whose path matches the step's path (any method), best first.
         `base_path` (the connection's) is tried as a server path too: a document without
         `servers` is served where the connection points."""
+        known = self._matched.get((path, base_path))
+        if known is None:
+            known = self._matched[(path, base_path)] = self._match(path, base_path)
+        return known
+
+    def _match(self, path: str, base_path: str) -> list[Operation]:
         scored: dict[int, tuple[int, Operation]] = {}
         prefixes = self.prefixes if base_path in self.prefixes else [base_path, *self.prefixes]
         for prefix in prefixes:
             if prefix and not (path == prefix or path.startswith(prefix + "/")):
                 continue
             wanted = _segments(_TEMPLATE.sub(_HOLE, path[len(prefix):]))
-            for index, (op, pattern) in enumerate(self._compiled):
+            first = wanted[1] if len(wanted) > 1 else None
+            candidates = self._buckets.get((len(wanted), None), [])
+            if first is not None and _HOLE not in first:  # a template matches parameters only
+                candidates = candidates + self._buckets.get((len(wanted), first), [])
+            for index, op, pattern in candidates:
                 score = _score(wanted, pattern)
                 if score is not None and score > scored.get(index, (-1, op))[0]:
                     scored[index] = (score, op)

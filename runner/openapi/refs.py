@@ -50,6 +50,7 @@ class Refs:
             document.uri, resource)
         self._base = Path(document.path).parent
         self._named_base = os.path.dirname(name)
+        self.validators: dict[Where, Any] = {}  # see runner.openapi.values_check
 
     @property
     def root(self) -> Where:

@@ -22,12 +22,21 @@ from runner.samples.values import UNKNOWN, ValueShape
 
 
 def operation_of(api: Api, step: StepSpec) -> Operation | None:
-    """The operation a step calls, when its method and URL match exactly one."""
+    """The operation a step calls, when its method and URL match one."""
     found = api.matching(step.request.url)
     for op in found[1] if found is not None else ():
         if op.method == step.request.method:
             return op
     return None
+
+
+def response_view(api: Api, op: Operation, expect: Sequence[int] | None) -> Shape | None:
+    """`steps.<id>` of a step calling `op`, shared by every step that expects the same."""
+    key = (op.label, tuple(expect) if expect is not None else None)
+    if key not in api.views:
+        found = response_body(api, op, expect)
+        api.views[key] = ResponseViewShape(*found) if found is not None else None
+    return api.views[key]
 
 
 def json_media(content: Any, form: bool = False) -> tuple[str, Any] | None:
@@ -135,10 +144,9 @@ def add_response_shapes(loaded: Loaded, shapes: RecipeShapes, apis: Apis) -> Non
         op = operation_of(api, step) if api is not None else None
         if api is None or op is None:
             continue
-        found = response_body(api, op, step.request.expect)
-        if found is None:
+        view = response_view(api, op, step.request.expect)
+        if view is None:
             continue
-        view: Shape = ResponseViewShape(*found)
         if step.for_each is not None:
             view = ListOfShape(view)
         shapes.steps[step.id] = Known(view, f"{api.name} ({op.label} response)", "openapi")

@@ -59,10 +59,7 @@ def check_value(refs: Refs, schema: Any, where: Where, value: Any,
                 templated: dict[Path, Templated], label: str) -> Iterator[Problem]:
     """The problems of `value` (templates already replaced: see `stand_in`) against `schema`.
     `label` starts each message's path (`venue`, `query parameter per_page`)."""
-    validator_class = OAS30Validator if refs.document.version == "3.0" else OAS31Validator
-    root = {"$ref": refs.document.uri + fragment(where.pointer)} if where.uri == \
-        refs.document.uri else {"$ref": where.uri + fragment(where.pointer)}
-    validator = validator_class(root, registry=refs.registry)
+    validator = _validator(refs, where)
     try:
         errors = list(validator.iter_errors(value))
     except Exception:  # noqa: BLE001 -- an odd schema must not end validate; nothing is claimed
@@ -71,6 +68,16 @@ def check_value(refs: Refs, schema: Any, where: Where, value: Any,
         problem = _problem(refs, schema, where, error, templated, label)
         if problem is not None:
             yield problem
+
+
+def _validator(refs: Refs, where: Where) -> Any:
+    """One validator per schema place, shared by every value checked against it."""
+    validator = refs.validators.get(where)
+    if validator is None:
+        validator_class = OAS30Validator if refs.document.version == "3.0" else OAS31Validator
+        root = {"$ref": where.uri + fragment(where.pointer)}
+        validator = refs.validators[where] = validator_class(root, registry=refs.registry)
+    return validator
 
 
 def _problem(refs: Refs, schema: Any, where: Where, error: ValidationError,
