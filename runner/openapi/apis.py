@@ -30,6 +30,7 @@ class Api:
     name: str  # as the connection writes it: `specs/eventbrite.yaml`
     document: ApiDocument
     views: dict[Any, Any] = field(default_factory=dict)  # response views by (op, expect)
+    params: dict[str, Any] = field(default_factory=dict)  # parameters by operation
 
     @cached_property
     def refs(self) -> Refs:
@@ -47,8 +48,13 @@ class Api:
             return None
         return path, self.index.matching(path, base_path(self.connection.base_url))
 
-    def parameters(self, op: Operation) -> Iterator[tuple[dict[str, Any], Where]]:
+    def parameters(self, op: Operation) -> list[tuple[dict[str, Any], Where]]:
         """The operation's parameters, the path item's too (the operation's win), resolved."""
+        if op.label not in self.params:
+            self.params[op.label] = list(self._parameters(op))
+        return self.params[op.label]
+
+    def _parameters(self, op: Operation) -> Iterator[tuple[dict[str, Any], Where]]:
         seen: set[tuple[str, str]] = set()
         for owner, pointer in ((op.node, op.pointer), (op.path_item, op.pointer[:2])):
             listed = owner.get("parameters")

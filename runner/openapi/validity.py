@@ -15,9 +15,11 @@ from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any
 
-import fastjsonschema
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # imported when a document is checked, not when a cached one is read
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 Problem = tuple[tuple[str | int, ...], str]
 
@@ -44,6 +46,8 @@ def version_of(data: Any) -> tuple[str | None, list[Problem]]:
 
 def schema_problems(data: Any, version: str) -> list[Problem]:
     """The document against its version's meta-schema; [] when it is valid."""
+    import fastjsonschema
+
     if version == "3.0":
         try:
             _fast_check()(data)
@@ -61,6 +65,8 @@ def schema_problems(data: Any, version: str) -> list[Problem]:
 
 
 def _narrowest(error: ValidationError) -> ValidationError:
+    from jsonschema.exceptions import best_match
+
     while error.context:
         better = best_match(error.context)
         if better is None or better is error:
@@ -84,6 +90,8 @@ def _meta_schema(version: str) -> dict[str, Any]:
 
 @functools.cache
 def _fast_check() -> Callable[[Any], Any]:
+    import fastjsonschema
+
     # use_default=False: by default fastjsonschema writes the meta-schema's defaults into the
     # document it checks (`additionalProperties: true` into every schema object).
     return fastjsonschema.compile(_meta_schema("3.0"), use_default=False)  # type: ignore[no-any-return]
@@ -91,6 +99,8 @@ def _fast_check() -> Callable[[Any], Any]:
 
 @functools.cache
 def _validator(version: str) -> jsonschema.protocols.Validator:
+    import jsonschema
+
     schema = _meta_schema(version)
     cls = jsonschema.Draft4Validator if version == "3.0" else jsonschema.Draft202012Validator
     return cls(schema)  # type: ignore[abstract]
