@@ -51,7 +51,7 @@ def _file(key: str) -> Path:
 def read(key: str) -> Entry | None:
     try:
         with _file(key).open("rb") as handle:
-            entry = pickle.load(handle)  # noqa: S301 -- our own files, in the user's cache
+            entry = pickle.load(handle)
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         return None
     return entry if isinstance(entry, Entry) else None

@@ -75,8 +75,8 @@ def _unmatched(api: Api, loaded: Loaded, at: Path, method: str, url: str, path: 
     if matches:
         methods = ", ".join(dict.fromkeys(m.method for m in matches))
         return ("openapi-unknown-method",
-                f"{method} {url} is not an operation of {api.name}: {matches[0].path} has "
-                f"{methods}", location)
+                (f"{method} {url} is not an operation of {api.name}: {matches[0].path} has "
+                f"{methods}"), location)
     close = api.index.closest(method, path, base_path(api.connection.base_url))
     hint = f"; closest: {', '.join(close)}" if close else ""
     return ("openapi-unknown-operation",
@@ -112,9 +112,7 @@ def _typing(spec: RecipeSpec, shapes: RecipeShapes, index: int) -> Any:
 def _var(spec: RecipeSpec, text: str, keys: tuple[str | int, ...]) -> Templated:
     value: Any = spec.vars
     for key in keys:
-        if isinstance(value, dict) and key in value:
-            value = value[key]
-        elif isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
+        if isinstance(value, dict) and key in value or isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
             value = value[key]
         else:
             return Templated(text, None)
@@ -191,9 +189,9 @@ def _body(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str, Any]
     content = body.get("content")
     if field is None:
         if body.get("required") is True and "body" not in raw:
-            media = ", ".join(content) if isinstance(content, dict) else "a body"
-            yield ("openapi-missing-body", f"{op.label} needs a request body ({media}; "
-                   f"required in {api.refs.text(body_at)})", loaded.source.locate(at))
+            kinds = ", ".join(content) if isinstance(content, dict) else "a body"
+            yield ("openapi-missing-body", (f"{op.label} needs a request body ({kinds}; "
+                   f"required in {api.refs.text(body_at)})"), loaded.source.locate(at))
         return
     media = json_media(content, form=field == "form")
     if media is None or not isinstance(media[1], dict) or "schema" not in media[1]:

@@ -138,9 +138,9 @@ def _local_ref_problems(data: Any) -> tuple[list[tuple[tuple[str | int, ...], st
         if target and not urlsplit(target).scheme:
             external.append((pointer, ref))
         elif urlsplit(target).scheme:
-            problems.append((at, f"$ref {ref!r} is a URL: validate never fetches anything; "
+            problems.append((at, (f"$ref {ref!r} is a URL: validate never fetches anything; "
                                  "save the file beside the document and refer to it by a "
-                                 "relative path"))
+                                 "relative path")))
         elif not target and resolve_pointer(data, fragment_part) is _MISSING:
             problems.append((at, f"$ref {ref!r} points at nothing in this document"))
     return problems, external
@@ -178,7 +178,7 @@ def _external_ref_problems(document: ApiDocument, seen: set[Path],
     return problems
 
 
-_MISSING: Any = object()  # noqa: E305
+_MISSING: Any = object()
 
 
 def resolve_pointer(data: Any, fragment: str) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.S)
+_TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
 _PARAM = re.compile(r"\{[^{}/]+\}")
 _HOLE = "\x00"
 

@@ -29,7 +29,7 @@ class Positions:
     def _node(self) -> Node | None:
         if self._root is False:
             try:
-                self._root = yaml.compose(self._text, Loader=_Loader)  # noqa: S506
+                self._root = yaml.compose(self._text, Loader=_Loader)
             except (yaml.YAMLError, RecursionError):
                 self._root = None
         return self._root if isinstance(self._root, Node) else None

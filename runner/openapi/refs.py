@@ -15,9 +15,9 @@ from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 from urllib.request import url2pathname
 
-from referencing import Registry, Resource
+from referencing import Registry, Resource, Specification
 from referencing.exceptions import NoSuchResource, Unresolvable
-from referencing.jsonschema import DRAFT4, DRAFT202012, Specification
+from referencing.jsonschema import DRAFT4, DRAFT202012
 
 from runner.openapi.document import ApiDocument, read_document
 from runner.openapi.positions import fragment
@@ -59,11 +59,11 @@ class Refs:
     def _retrieve(self, uri: str) -> Resource[Any]:
         parts = urlsplit(uri)
         if parts.scheme != "file":
-            raise NoSuchResource(ref=uri)  # validate never fetches
+            raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # validate never fetches
         path = Path(url2pathname(parts.path))
         other = read_document(path, str(path), fragment=True)
         if other.data is None:
-            raise NoSuchResource(ref=uri)
+            raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
         return self.spec.create_resource(other.data)
 
     def at(self, where: Where) -> Any:

@@ -78,8 +78,9 @@ def _take(flat: _Flat, node: dict[str, Any], where: Where) -> None:
     flat.types |= types
     if not types and not _has_branches(node):
         flat.unknown = True
-    if flat.description is None and isinstance(node.get("description") or node.get("title"), str):
-        flat.description = (node.get("description") or node.get("title")).strip().split("\n")[0]
+    words = node.get("description") or node.get("title")
+    if flat.description is None and isinstance(words, str):
+        flat.description = words.strip().split("\n")[0]
     if flat.example is NO_EXAMPLE:
         for word in ("example", "default", "const"):
             if word in node:

@@ -22,7 +22,7 @@ _EMPTY = {"integer": 0, "number": 0, "boolean": False, "array": [], "object": {}
 
 
 def placeholder(name: str) -> str:
-    return "{{ trigger.body.%s }}" % re.sub(r"[^A-Za-z0-9_]", "_", name)
+    return "{{ trigger.body." + re.sub(r"[^A-Za-z0-9_]", "_", name) + " }}"
 
 
 def step_id(op: Operation) -> str:

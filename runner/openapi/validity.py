@@ -13,9 +13,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from importlib import resources
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # imported when a document is checked, not when a cached one is read
     import jsonschema
@@ -33,8 +31,8 @@ def version_of(data: Any) -> tuple[str | None, list[Problem]]:
         return None, [((), "an OpenAPI document is a mapping with an 'openapi' field")]
     stated = data.get("openapi")
     if stated is None and "swagger" in data:
-        return None, [(("swagger",), "Swagger 2.0 is not supported: convert the document to "
-                                     "OpenAPI 3.0 or 3.1")]
+        return None, [(("swagger",), ("Swagger 2.0 is not supported: convert the document to "
+                                     "OpenAPI 3.0 or 3.1"))]
     if not isinstance(stated, str):
         return None, [(("openapi",) if "openapi" in data else (),
                        "the document needs 'openapi: 3.0.x' or 'openapi: 3.1.x' (a string)")]

@@ -133,9 +133,7 @@ def _keyword_where(refs: Refs, node: Any, where: Where, schema_path: list[Any]) 
                 break
         if part == "$ref":
             continue
-        if isinstance(node, dict) and part in node:
-            node, where = node[part], where / part
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
             node, where = node[part], where / part
         else:
             break

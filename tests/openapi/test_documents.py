@@ -109,8 +109,8 @@ def test_refs_to_local_files_resolve_and_missing_ones_are_located(tmp_path, caps
 """)
     code, problems = _problems(tmp_path, capsys, monkeypatch)
     assert [p["message"] for p in problems] == [
-        "steps.venue.body has no key 'idd' in specs/eventbrite.yaml (GET /venues/{id}/ response) "
-        "(did you mean 'id'?); it has: id"]
+        ("steps.venue.body has no key 'idd' in specs/eventbrite.yaml (GET /venues/{id}/ response) "
+        "(did you mean 'id'?); it has: id")]
 
 
 def test_a_missing_local_pointer_is_located(tmp_path, capsys, monkeypatch):

@@ -38,8 +38,8 @@ def test_without_an_example_the_body_holds_the_schemas_required_fields(
     start = text.index("            example:\n              venue:")
     end = text.index("      responses:", start)
     spec.write_text(text[:start] + text[end:])
-    assert main(["import", "openapi", "eventbrite", "POST /organizations/{organization_id}/"
-                 "venues/", ".", "--id", "venue"]) == 0
+    assert main(["import", "openapi", "eventbrite", ("POST /organizations/{organization_id}/"
+                 "venues/"), ".", "--id", "venue"]) == 0
     out = capsys.readouterr().out
     assert "- id: venue\n" in out
     assert out.endswith("    json:\n      venue:\n        name: '{{ trigger.body.name }}'\n")
