@@ -201,6 +201,19 @@ def _body(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str, Any]
     if api.refs.follow(schema, schema_at)[0] is None or isinstance(raw[field], str):
         return  # a whole-body template: nothing known
     value, templated = stand_in(raw[field], typed)
+    if field == "form" and isinstance(value, dict):
+        value = _form_values(api, schema, schema_at, value)
     for problem in check_value(api.refs, schema, schema_at, value, templated, ""):
         yield (f"openapi-{field}-value", problem.message,
                loaded.source.locate(at + (field,) + problem.path, key=problem.at_key))
+
+
+def _form_values(api: Api, schema: Any, where: Where, form: dict[str, Any]) -> dict[str, Any]:
+    """A urlencoded form's fields are text on the wire, like query parameters: each is read as
+    the integer, number or boolean its property's schema wants."""
+    followed, at = api.refs.follow(schema, where)
+    properties = followed.get("properties") if isinstance(followed, dict) else None
+    if not isinstance(properties, dict):
+        return form
+    return {name: coerce(value, api.refs.follow(properties[name], at / "properties" / name)[0])
+            if name in properties else value for name, value in form.items()}

@@ -65,9 +65,7 @@ def check_value(refs: Refs, schema: Any, where: Where, value: Any,
     except Exception:  # noqa: BLE001 -- an odd schema must not end validate; nothing is claimed
         return
     for error in errors:
-        problem = _problem(refs, schema, where, error, templated, label)
-        if problem is not None:
-            yield problem
+        yield from _problems(refs, schema, where, error, templated, label)
 
 
 def _validator(refs: Refs, where: Where) -> Any:
@@ -80,24 +78,36 @@ def _validator(refs: Refs, where: Where) -> Any:
     return validator
 
 
-def _problem(refs: Refs, schema: Any, where: Where, error: ValidationError,
-             templated: dict[Path, Templated], label: str) -> Problem | None:
-    error = _narrowed(error, templated)
-    if error is None:
-        return None
+def _problems(refs: Refs, schema: Any, where: Where, error: ValidationError,
+              templated: dict[Path, Templated], label: str) -> Iterator[Problem]:
+    narrowed = _narrowed(error, templated)
+    if narrowed is None:
+        return
+    error = narrowed
     path = tuple(error.absolute_path)
     stand_in = templated.get(path)
     if stand_in is not None and (error.validator != "type" or stand_in.type_name is None):
-        return None
+        return
     if any(p[:len(path)] == path and len(p) > len(path) for p in templated) and \
             error.validator in _WHOLE:
-        return None
+        return
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list((error.schema or {}).get("properties") or ())
+        for key in error.instance:  # one problem per key, each at its own place
+            if key not in allowed and not (isinstance(key, str) and "{{" in key):
+                yield _problem(refs, schema, where, error, label, path, stand_in, key)
+        return
+    yield _problem(refs, schema, where, error, label, path, stand_in)
+
+
+def _problem(refs: Refs, schema: Any, where: Where, error: ValidationError, label: str,
+             path: Path, stand_in: Templated | None, key: Any = None) -> Problem:
     keyword_where = _keyword_where(refs, schema, where, list(error.absolute_schema_path))
     short = _short(error.validator_value) if error.validator == "type" or not isinstance(
         error.validator_value, (str, list)) else ""
     named = f"{error.validator}{' ' + short if short else ''} in {refs.text(keyword_where)}"
     shown = path_text(label, path) if label else (path_text("", path).lstrip(".") or "the body")
-    text, at_key, path = _words(error, stand_in, path)
+    text, at_key, path = _words(error, stand_in, path, key)
     if at_key or error.validator == "additionalProperties":
         shown = path_text(label, path[:-1]) if label else (
             path_text("", path[:-1]).lstrip(".") or "the body")
@@ -145,8 +155,8 @@ def _keyword_where(refs: Refs, node: Any, where: Where, schema_path: list[Any]) 
     return named or where
 
 
-def _words(error: ValidationError, stand_in: Templated | None,
-           path: Path) -> tuple[str, bool, Path]:
+def _words(error: ValidationError, stand_in: Templated | None, path: Path,
+           key: Any = None) -> tuple[str, bool, Path]:
     """What is wrong, as a sentence about the value; with the path it is about."""
     v, value = error.validator_value, error.instance
     shown = f"{stand_in.source!r} gives {_a(stand_in.type_name or '')}" if stand_in else \
@@ -176,8 +186,6 @@ def _words(error: ValidationError, stand_in: Templated | None,
         return f"{names} {'is' if len(missing) == 1 else 'are'} required but missing", False, path
     if kind == "additionalProperties" and isinstance(value, dict):
         allowed = list((error.schema or {}).get("properties") or ())
-        extra = [k for k in value if k not in allowed]
-        key = extra[0] if extra else ""
         close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         known = f"; it allows: {', '.join(allowed[:20])}" if allowed else ""

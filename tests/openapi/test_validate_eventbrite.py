@@ -147,3 +147,48 @@ def test_a_folder_with_the_description_reads_only_the_runner_documents(tmp_path,
     eventbrite_project(tmp_path, "kind: recipe\nname: r\ntrigger: {webhook: {}}\nsteps: []\n")
     assert main(["validate", str(tmp_path)]) == 0
     assert "ok: 2 document(s) in 2 file(s)" in capsys.readouterr().err
+
+
+FORM_SPEC = """openapi: 3.0.3
+info: {title: forms, version: "1"}
+servers: [{url: "https://www.eventbriteapi.com/v3"}]
+paths:
+  /tickets/:
+    post:
+      requestBody:
+        content:
+          application/x-www-form-urlencoded:
+            schema:
+              type: object
+              additionalProperties: false
+              properties:
+                quantity: {type: integer, maximum: 10}
+                note: {type: string}
+      responses: {"200": {description: ok}}
+"""
+
+FORM_RECIPE = """kind: recipe
+name: tickets
+trigger: {webhook: {}}
+steps:
+  - id: buy
+    request:
+      connection: eventbrite
+      method: POST
+      url: /tickets/
+      form: {quantity: "12", note: "{{ trigger.body.note }}", colour: red, "{{ trigger.body.k }}": x}
+"""
+
+
+def test_form_fields_are_read_as_text_on_the_wire_and_each_unknown_key_is_reported(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    spec = tmp_path / "form.yaml"
+    spec.write_text(FORM_SPEC)
+    eventbrite_project(tmp_path, FORM_RECIPE, spec=spec)
+    _, problems = _validate(Path("."), capsys)
+    assert [(p["message"].split(" (")[0], p["column"]) for p in problems] == [
+        ("quantity: 12 is greater than 10", line_column(FORM_RECIPE, '"12"')[1]),
+        ("the body: 'colour' is not a property it allows; it allows: quantity, note",
+         line_column(FORM_RECIPE, "colour")[1]),
+    ]
