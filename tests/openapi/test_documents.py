@@ -156,3 +156,50 @@ def test_a_parsed_document_is_cached_on_disk_and_a_broken_cache_is_ignored(
     entry.write_bytes(b"not a pickle")
     path.write_text(path.read_text() + "# edited\n")  # a new stamp: read again
     assert load_document(path, "api.yaml").usable
+
+
+NONSENSE = """openapi: 3.1.0
+info: {title: weird, version: "1"}
+paths:
+  /venues/{id}/:
+    parameters: [{name: id, in: path, required: true, schema: {type: 5}}]
+    get:
+      parameters:
+        - {name: q, in: query, schema: {type: [string, 7], pattern: "(unclosed"}}
+        - {name: h, in: header, schema: {$ref: "#/components/schemas/Loop"}}
+      requestBody:
+        content:
+          application/json:
+            schema: {allOf: 3, oneOf: [{}, 5], properties: {a: 9}, items: [1], required: yes}
+      responses:
+        "200":
+          description: x
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/Loop"}
+components:
+  schemas:
+    Loop: {$ref: "#/components/schemas/Loop2"}
+    Loop2: {$ref: "#/components/schemas/Loop"}
+"""
+
+
+def test_schemas_that_make_no_sense_never_crash_validate(tmp_path, capsys, monkeypatch):
+    _project(tmp_path, NONSENSE)
+    (tmp_path / "recipe.yaml").write_text("""kind: recipe
+name: r
+trigger: {webhook: {}}
+steps:
+  - id: venue
+    request:
+      connection: eventbrite
+      method: GET
+      url: /venues/1/
+      params: {q: abc}
+      headers: {h: "1"}
+      json: {a: 1, b: [1, {c: 2}]}
+  - id: use
+    request: {method: GET, url: "https://x.example/{{ steps.venue.body.a.b }}"}
+""")
+    code, problems = _problems(tmp_path, capsys, monkeypatch)
+    assert code == 0 and problems == []
