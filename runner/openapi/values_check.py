@@ -25,6 +25,7 @@ from openapi_schema_validator import OAS30Validator, OAS31Validator
 from runner.openapi.positions import fragment
 from runner.openapi.refs import Refs, Where
 from runner.recipe.yamlsource import yaml_text
+from runner.samples.values import type_name
 from runner.samples.walk import path_text
 
 Path = tuple[str | int, ...]
@@ -165,7 +166,7 @@ def _words(error: ValidationError, stand_in: Templated | None, path: Path,
     if kind == "type":
         wanted = " or ".join(v) if isinstance(v, list) else str(v)
         if stand_in is None:
-            shown = f"{shown} is {_a(_type_of(value))}"
+            shown = f"{shown} is {_a(type_name(value))}"
         return f"{shown}, not {_a(wanted)}", False, path
     if kind == "maxLength":
         return f"{shown} is longer than {v} character{'s' * (v != 1)}", False, path
@@ -194,20 +195,6 @@ def _words(error: ValidationError, stand_in: Templated | None, path: Path,
         return (f"has {len(value)} item{'s' * (len(value) != 1)}, "
                 f"{'fewer' if kind == 'minItems' else 'more'} than {v}"), False, path
     return error.message, False, path
-
-
-def _type_of(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return "list" if isinstance(value, list) else "mapping"
 
 
 def _a(word: str) -> str:
