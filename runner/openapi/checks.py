@@ -126,12 +126,9 @@ def _parameters(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str
     given = {"query": raw.get("params"), "header": raw.get("headers")}
     for param, where in api.parameters(op):
         place, name = param.get("in"), param.get("name")
-        values = given.get(place) if isinstance(place, str) else None
-        if not isinstance(name, str) or not isinstance(values, dict):
-            if isinstance(name, str) and place == "query" and param.get("required") is True \
-                    and not isinstance(raw.get("params"), str):
-                yield from _missing(api, op, loaded, at, name, where, param)
-            continue
+        if place not in given or not isinstance(name, str) or isinstance(given[place], str):
+            continue  # path and cookie parameters; a mapping that is one template
+        values = given[place] if isinstance(given[place], dict) else {}
         key = _find_key(values, name, place == "header")
         if key is None:
             if param.get("required") is True:
@@ -169,9 +166,8 @@ def _missing(api: Api, op: Operation, loaded: Loaded, at: Path, name: str, where
     sent = {**sent, **(auth.get("params" if place == "query" else "headers") or {})}
     url = loaded.source.data["steps"][at[1]]["request"].get("url", "")
     if _find_key(sent, name, place == "header") is not None or (
-            place == "query" and f"{name}=" in str(url).partition("?")[2]):
-        return
-    if place not in ("query", "header"):
+            place == "query" and f"{name}=" in str(url).partition("?")[2]) or (
+            name.lower() == "authorization" and auth.get("type") != "none"):
         return
     words = "query parameter" if place == "query" else "header"
     yield ("openapi-missing-parameter",
