@@ -65,6 +65,8 @@ def _step(api: Api, loaded: Loaded, index: int,
         return
     raw = loaded.source.data["steps"][index].get("request", {})
     typed = _typing(spec, shapes, index)
+    literals = api.index.literal_parameters(op, path, base_path(api.connection.base_url))
+    yield from _path_parameters(api, op, loaded, at, literals)
     yield from _parameters(api, op, loaded, at, raw, typed)
     yield from _body(api, op, loaded, at, raw, typed)
 
@@ -146,6 +148,20 @@ def _parameters(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str
             path = at + (field, key) + problem.path
             yield (f"openapi-{place}-value", problem.message,
                    loaded.source.locate(path, key=problem.at_key))
+
+
+def _path_parameters(api: Api, op: Operation, loaded: Loaded, at: Path,
+                     literals: dict[str, str]) -> Iterator[tuple[str, str, Location]]:
+    """Path parameters the URL gives as literals, against their schemas (at the URL)."""
+    for param, where in api.parameters(op):
+        name = param.get("name")
+        if param.get("in") != "path" or name not in literals:
+            continue
+        schema = param.get("schema")
+        value = coerce(literals[name], api.refs.follow(schema, where / "schema")[0])
+        for problem in check_value(api.refs, schema, where / "schema", value, {},
+                                   f"path parameter {name}"):
+            yield ("openapi-path-value", problem.message, loaded.source.locate(at + ("url",)))
 
 
 def _find_key(values: dict[str, Any], name: str, folded: bool) -> str | None:

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _TEMPLATE = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
@@ -117,11 +117,13 @@ class Index:
         # Buckets by (segment count, first segment): a step's path is scored against the few
         # operations that could match, not against all 1,200 of a large API.
         self._buckets: dict[tuple[int, str | None], list[tuple[int, Operation, Any]]] = {}
+        self._patterns: dict[str, tuple[list[str], Any]] = {}
         for index, op in enumerate(self.all):
             segments = _segments(op.path)
             pattern = [_segment_pattern(s) for s in segments]
             first = segments[1] if len(segments) > 1 and not pattern[1][1] else None
             self._buckets.setdefault((len(segments), first), []).append((index, op, pattern))
+            self._patterns[op.label] = (segments, pattern)
         self._matched: dict[tuple[str, str], list[Operation]] = {}
 
     def find(self, wanted: str) -> Operation | None:
@@ -171,6 +173,19 @@ class Index:
             return []
         top = best[0][0]
         return [op for score, op in best if score == top]
+
+    def literal_parameters(self, op: Operation, path: str, base_path: str = "") -> dict[str, str]:
+        """The path parameters a step's URL gives as literals (`/issues/abc` -> issue_number)."""
+        segments, pattern = self._patterns[op.label]
+        for prefix in [base_path, *self.prefixes]:
+            if prefix and not (path == prefix or path.startswith(prefix + "/")):
+                continue
+            wanted = _segments(_TEMPLATE.sub(_HOLE, path[len(prefix):]))
+            if _score(wanted, pattern) is None:
+                continue
+            return {segment[1:-1]: unquote(given) for segment, given in zip(segments, wanted)
+                    if _PARAM.fullmatch(segment) and _HOLE not in given}
+        return {}
 
     def closest(self, method: str, path: str, base: str = "", count: int = 3) -> list[str]:
         """Labels of the operations most like `METHOD path` (for "did you mean")."""
