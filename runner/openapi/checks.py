@@ -1,6 +1,7 @@
-"""What `runner validate` reports for steps whose connection has an OpenAPI document.
+"""What `runner validate` reports for requests through a connection with an OpenAPI document.
 
-For each such step (unless it says `openapi: false`): its method and URL must be an operation
+For each step (unless it says `openapi: false`), poll trigger and connection `test` request
+through such a connection: its method and URL must be an operation
 of the document, and its literal params, headers and `json` / `form` body must satisfy the
 operation's schemas. Problems are warnings, errors under `--strict`, each at the value's own
 `file:line:column`. The document's own problems are errors (see `runner.openapi.apis`).
@@ -28,33 +29,47 @@ _SCALAR_TYPES = {"string", "integer", "number", "boolean", "null"}
 
 
 def openapi_problems(result: LoadResult, apis: Apis, strict: bool = False) -> list[Diagnostic]:
-    """The documents' problems and every step's problems against its operation."""
+    """The documents' problems, and the problems against its operation of every request through
+    a connection with a document: recipes' steps, poll triggers and connections' `test`."""
     problems = list(apis.problems)
     severity: Severity = "error" if strict else "warning"
+    for loaded, at, request, typed, api in _requests(result, apis):
+        problems += (Diagnostic(code, message, location, severity=severity)
+                     for code, message, location in _request(api, loaded, at, request, typed))
+    return problems
+
+
+def _requests(result: LoadResult, apis: Apis) -> Iterator[tuple[Loaded, Path, Any, Any, Api]]:
+    """Each request to check: where it is, its spec, what is known of its templates, its API."""
+    for loaded in result.connections:
+        api = apis.by_connection.get(loaded.spec.name)
+        test = getattr(loaded.spec, "test", None)
+        if api is not None and api.document.usable and test is not None \
+                and api.connection is loaded.spec:
+            yield loaded, ("test",), test, _typing({}, RecipeShapes()), api
     for loaded in result.recipes:
         spec = loaded.spec
         assert isinstance(spec, RecipeSpec)
+        poll = spec.trigger.poll
+        api = apis.by_connection.get(poll.connection) if poll and poll.connection else None
+        if poll is not None and api is not None and api.document.usable:
+            yield (loaded, ("trigger", "poll", "request"), poll.request,
+                   _typing(spec.vars, RecipeShapes()), api)
         if not any(apis.for_step(step) for step in spec.steps):
             continue
         try:
             shapes = recipe_shapes(loaded, apis)
         except SampleError:  # reported by the sample checks
             shapes = RecipeShapes()
+        typed = _typing(spec.vars, shapes)
         for index, step in enumerate(spec.steps):
-            api = apis.for_step(step)
-            if api is not None:
-                problems += (Diagnostic(code, message, location, severity=severity)
-                             for code, message, location in _step(api, loaded, index, shapes))
-    return problems
+            step_api = apis.for_step(step)
+            if step_api is not None:
+                yield loaded, ("steps", index, "request"), step.request, typed, step_api
 
 
-def _step(api: Api, loaded: Loaded, index: int,
-          shapes: RecipeShapes) -> Iterator[tuple[str, str, Location]]:
-    spec = loaded.spec
-    assert isinstance(spec, RecipeSpec)
-    step = spec.steps[index]
-    request = step.request
-    at: Path = ("steps", index, "request")
+def _request(api: Api, loaded: Loaded, at: Path, request: Any,
+             typed: Any) -> Iterator[tuple[str, str, Location]]:
     found = api.matching(request.url)
     if found is None:
         return
@@ -63,12 +78,17 @@ def _step(api: Api, loaded: Loaded, index: int,
     if op is None:
         yield _unmatched(api, loaded, at, request.method, request.url, path, matches)
         return
-    raw = loaded.source.data["steps"][index].get("request", {})
-    typed = _typing(spec, shapes, index)
+    raw = _value_at(loaded.source.data, at)
     literals = api.index.literal_parameters(op, path, base_path(api.connection.base_url))
     yield from _path_parameters(api, op, loaded, at, literals)
     yield from _parameters(api, op, loaded, at, raw, typed)
     yield from _body(api, op, loaded, at, raw, typed)
+
+
+def _value_at(data: Any, path: Path) -> dict[str, Any]:
+    for key in path:
+        data = data[key]
+    return data if isinstance(data, dict) else {}
 
 
 def _unmatched(api: Api, loaded: Loaded, at: Path, method: str, url: str, path: str,
@@ -85,7 +105,7 @@ def _unmatched(api: Api, loaded: Loaded, at: Path, method: str, url: str, path: 
             f"{method} {url} matches no operation in {api.name}{hint}", location)
 
 
-def _typing(spec: RecipeSpec, shapes: RecipeShapes, index: int) -> Any:
+def _typing(variables: dict[str, Any], shapes: RecipeShapes) -> Any:
     """`typed(text)`: what is known of a template string (None: not a template)."""
 
     def typed(text: str) -> Templated | None:
@@ -101,7 +121,7 @@ def _typing(spec: RecipeSpec, shapes: RecipeShapes, index: int) -> Any:
         if chain is None:
             return Templated(text, None)
         if chain[0] == "vars":
-            return _var(spec, text, chain[1])
+            return _var(variables, text, chain[1])
         resolved = resolve_chain(shapes, chain)
         if resolved is None or resolved[0].kind not in ("scalar", "null"):
             return Templated(text, None)
@@ -111,8 +131,8 @@ def _typing(spec: RecipeSpec, shapes: RecipeShapes, index: int) -> Any:
     return typed
 
 
-def _var(spec: RecipeSpec, text: str, keys: tuple[str | int, ...]) -> Templated:
-    value: Any = spec.vars
+def _var(variables: dict[str, Any], text: str, keys: tuple[str | int, ...]) -> Templated:
+    value: Any = variables
     for key in keys:
         if isinstance(value, dict) and key in value or isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
             value = value[key]
@@ -134,7 +154,7 @@ def _parameters(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str
         key = _find_key(values, name, place == "header")
         if key is None:
             if param.get("required") is True:
-                yield from _missing(api, op, loaded, at, name, where, param)
+                yield from _missing(api, op, loaded, at, name, where, param, raw.get("url"))
             continue
         schema_at = where / "schema"
         schema = param.get("schema")
@@ -173,14 +193,13 @@ def _find_key(values: dict[str, Any], name: str, folded: bool) -> str | None:
 
 
 def _missing(api: Api, op: Operation, loaded: Loaded, at: Path, name: str, where: Where,
-             param: dict[str, Any]) -> Iterator[tuple[str, str, Location]]:
+             param: dict[str, Any], url: Any) -> Iterator[tuple[str, str, Location]]:
     """A required parameter the step does not send (the connection's own count as sent)."""
     place = param.get("in")
     connection = api.connection
     sent = connection.params if place == "query" else connection.headers
     auth = connection.auth.model_dump()
     sent = {**sent, **(auth.get("params" if place == "query" else "headers") or {})}
-    url = loaded.source.data["steps"][at[1]]["request"].get("url", "")
     if _find_key(sent, name, place == "header") is not None or (
             place == "query" and f"{name}=" in str(url).partition("?")[2]) or (
             name.lower() == "authorization" and auth.get("type") != "none"):

@@ -192,3 +192,30 @@ def test_form_fields_are_read_as_text_on_the_wire_and_each_unknown_key_is_report
         ("the body: 'colour' is not a property it allows; it allows: quantity, note",
          line_column(FORM_RECIPE, "colour")[1]),
     ]
+
+
+POLL = """kind: recipe
+name: venues
+trigger:
+  poll:
+    connection: eventbrite
+    every: 5m
+    request: {method: GET, url: /organizations/1/venue/}
+    records: "{{ response.body.venues }}"
+    key: "{{ record.id }}"
+steps: []
+"""
+
+
+def test_poll_requests_and_connection_tests_are_checked_too(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    eventbrite_project(tmp_path, POLL)
+    connection = tmp_path / "eventbrite.yaml"
+    connection.write_text(connection.read_text() + "test: {method: POST, url: /users/me/}\n")
+    _, problems = _validate(Path("."), capsys)
+    assert [(p["file"], p["line"], p["message"].split(";")[0]) for p in problems] == [
+        ("eventbrite.yaml", 5, "POST /users/me/ is not an operation of specs/eventbrite.yaml: "
+                               "/users/me/ has GET"),
+        ("recipe.yaml", 7, "GET /organizations/1/venue/ matches no operation in "
+                           "specs/eventbrite.yaml"),
+    ]
