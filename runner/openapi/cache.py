@@ -1,23 +1,30 @@
 """Parsed documents and their problems on disk, so a 13 MB description is checked once.
 
 An entry is keyed by the SHA-256 of the file's bytes (and this format's version), so an edited
-file is a new entry and a copy elsewhere reuses it; hashing 13 MB costs ~10 ms. JSON files keep
-only their problems (orjson parses faster than pickle loads); YAML files keep their values too.
-The folder is `RUNNER_CACHE_DIR`, else `$XDG_CACHE_HOME/runner`, else `~/.cache/runner`. A
-cache that cannot be read or written is skipped silently: it only saves time.
+file is a new entry and a copy elsewhere reuses it; hashing 13 MB costs ~10 ms. Entries are JSON
+written with orjson (reading one back runs no code, unlike a pickle, and is as fast). JSON files
+keep only their problems (parsing the file again costs the same as reading a copy); YAML files
+keep their values too (PyYAML is ~50 times slower than orjson). The folder is
+`RUNNER_CACHE_DIR`, else `$XDG_CACHE_HOME/runner`, else `~/.cache/runner`; it keeps the
+`MAX_ENTRIES` newest entries. A cache that cannot be read or written is skipped silently: it
+only saves time.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FORMAT = 2
+import orjson
+
+FORMAT = 3
+MAX_ENTRIES = 32
+
+Pointer = tuple[str | int, ...]
 
 
 @dataclass
@@ -28,8 +35,8 @@ class Entry:
 
     data: Any
     version: str | None
-    problems: list[tuple[tuple[str | int, ...], str, int, int]]
-    external: list[tuple[tuple[str | int, ...], str]] = field(default_factory=list)
+    problems: list[tuple[Pointer, str, int, int]]
+    external: list[tuple[Pointer, str]] = field(default_factory=list)
 
 
 def cache_dir() -> Path:
@@ -44,29 +51,50 @@ def key_of(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def _folder() -> Path:
+    return cache_dir() / "openapi"
+
+
 def _file(key: str) -> Path:
-    return cache_dir() / "openapi" / f"{key}-{FORMAT}.pickle"
+    return _folder() / f"{key}-{FORMAT}.json"
 
 
 def read(key: str) -> Entry | None:
     try:
-        with _file(key).open("rb") as handle:
-            entry = pickle.load(handle)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+        stored = orjson.loads(_file(key).read_bytes())
+        return Entry(stored["data"], stored["version"],
+                     [(tuple(p), m, line, column) for p, m, line, column in stored["problems"]],
+                     [(tuple(p), ref) for p, ref in stored["external"]])
+    except (OSError, orjson.JSONDecodeError, KeyError, TypeError, ValueError):
         return None
-    return entry if isinstance(entry, Entry) else None
 
 
 def write(key: str, entry: Entry) -> None:
     """Writes atomically (a temporary file renamed), so a reader never sees half an entry."""
     target = _file(key)
+    name = None
     try:
+        text = orjson.dumps({"data": entry.data, "version": entry.version,
+                             "problems": entry.problems, "external": entry.external})
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile("wb", dir=target.parent, delete=False) as handle:
-            pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, target)
-    except (OSError, pickle.PicklingError, RecursionError):
+            name = handle.name
+            handle.write(text)
+        os.replace(name, target)
+        _prune(target.parent)
+    except (OSError, TypeError, orjson.JSONEncodeError):
+        if name is not None:
+            try:
+                os.unlink(name)
+            except OSError:
+                pass
+
+
+def _prune(folder: Path) -> None:
+    """Keeps the newest `MAX_ENTRIES` entries: old versions of a document are never read again."""
+    entries = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in entries[MAX_ENTRIES:]:
         try:
-            os.unlink(handle.name)
-        except (OSError, NameError, UnboundLocalError):
+            old.unlink()
+        except OSError:
             pass

@@ -153,7 +153,7 @@ def test_a_parsed_document_is_cached_on_disk_and_a_broken_cache_is_ignored(
     assert first.usable
     [entry] = list((tmp_path / "cache" / "openapi").iterdir())
     assert cache.read(entry.name.split("-")[0]) is not None
-    entry.write_bytes(b"not a pickle")
+    entry.write_bytes(b"not JSON")
     path.write_text(path.read_text() + "# edited\n")  # a new stamp: read again
     assert load_document(path, "api.yaml").usable
 
