@@ -30,7 +30,7 @@ class Api:
     name: str  # as the connection writes it: `specs/eventbrite.yaml`
     document: ApiDocument
     views: dict[Any, Any] = field(default_factory=dict)  # response views by (op, expect)
-    params: dict[str, Any] = field(default_factory=dict)  # parameters by operation
+    params: dict[str, list[tuple[dict[str, Any], Where]]] = field(default_factory=dict)
 
     @cached_property
     def refs(self) -> Refs:

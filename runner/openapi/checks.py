@@ -134,13 +134,24 @@ def _typing(variables: dict[str, Any], shapes: RecipeShapes) -> Any:
 def _var(variables: dict[str, Any], text: str, keys: tuple[str | int, ...]) -> Templated:
     value: Any = variables
     for key in keys:
-        if isinstance(value, dict) and key in value or isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
-            value = value[key]
-        else:
+        value = _item(value, key)
+        if value is _NOTHING:
             return Templated(text, None)
     if isinstance(value, str) and ("{{" in value or "{%" in value):
         return Templated(text, None)
     return Templated(text, None, value)
+
+
+_NOTHING: Any = object()
+
+
+def _item(value: Any, key: str | int) -> Any:
+    """`value[key]` for a mapping's key or a list's index; `_NOTHING` when there is none."""
+    if isinstance(value, dict):
+        return value.get(key, _NOTHING)
+    if isinstance(value, list) and isinstance(key, int) and -len(value) <= key < len(value):
+        return value[key]
+    return _NOTHING
 
 
 def _parameters(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str, Any],
@@ -150,7 +161,8 @@ def _parameters(api: Api, op: Operation, loaded: Loaded, at: Path, raw: dict[str
         place, name = param.get("in"), param.get("name")
         if place not in given or not isinstance(name, str) or isinstance(given[place], str):
             continue  # path and cookie parameters; a mapping that is one template
-        values = given[place] if isinstance(given[place], dict) else {}
+        given_here = given[place]
+        values: dict[str, Any] = given_here if isinstance(given_here, dict) else {}
         key = _find_key(values, name, place == "header")
         if key is None:
             if param.get("required") is True:

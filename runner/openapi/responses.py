@@ -36,7 +36,8 @@ def response_view(api: Api, op: Operation, expect: Sequence[int] | None) -> Shap
     if key not in api.views:
         found = response_body(api, op, expect)
         api.views[key] = ResponseViewShape(*found) if found is not None else None
-    return api.views[key]
+    view: Shape | None = api.views[key]
+    return view
 
 
 def json_media(content: Any, form: bool = False) -> tuple[str, Any] | None:

@@ -75,8 +75,8 @@ def _narrowest(error: ValidationError) -> ValidationError:
 
 def _message(error: ValidationError) -> str:
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        return error.message.replace("Additional properties", "unknown fields")
-    return error.message
+        return str(error.message).replace("Additional properties", "unknown fields")
+    return str(error.message)
 
 
 @functools.cache
