@@ -219,3 +219,38 @@ def test_poll_requests_and_connection_tests_are_checked_too(tmp_path, capsys, mo
         ("recipe.yaml", 7, "GET /organizations/1/venue/ matches no operation in "
                            "specs/eventbrite.yaml"),
     ]
+
+
+WORDS = """kind: recipe
+name: words
+trigger: {webhook: {}}
+steps:
+  - id: create_venue
+    request:
+      connection: eventbrite
+      method: POST
+      url: /organizations/1/venues/
+      json:
+        venue:
+          age_restriction: NONE
+          address: {country: G}
+"""
+
+
+def test_required_enum_and_min_length_are_said_in_the_schemas_words(tmp_path, capsys,
+                                                                      monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    eventbrite_project(tmp_path, WORDS)
+    _, problems = _validate(Path("."), capsys)
+    assert [(p["line"], p["column"], p["message"]) for p in problems] == [
+        (*line_column(WORDS, "age_restriction"),
+         "venue: 'name' is required but missing "
+         "(required in specs/eventbrite.yaml#/components/schemas/VenueCreate)"),
+        (*line_column(WORDS, "NONE"),
+         "venue.age_restriction: 'NONE' is not one of 'AGE_RESTRICTION_ALL_AGES', "
+         "'AGE_RESTRICTION_MIN_EIGHTEEN', 'AGE_RESTRICTION_MIN_TWENTY_ONE' "
+         "(enum in specs/eventbrite.yaml#/components/schemas/VenueCreate)"),
+        (*line_column(WORDS, "G}"),
+         "venue.address.country: 'G' is shorter than 2 characters "
+         "(minLength 2 in specs/eventbrite.yaml#/components/schemas/Address)"),
+    ]
