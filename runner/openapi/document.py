@@ -63,11 +63,11 @@ def load_document(path: Path, shown: str, fragment: bool = False) -> ApiDocument
 
 def read_document(path: Path, shown: str, fragment: bool = False) -> ApiDocument:
     """One file, parsed and checked on its own, from memory while its stamp is unchanged."""
-    path = path.resolve()
     try:
+        path = path.resolve()
         stat = path.stat()
         stamp = (stat.st_mtime_ns, stat.st_size)
-    except OSError:
+    except (OSError, ValueError):
         stamp = (0, -1)
     known = _LOADED.get((path, fragment))
     if known is not None and known[0] == stamp:
@@ -147,35 +147,43 @@ def _local_ref_problems(data: Any) -> tuple[list[tuple[tuple[str | int, ...], st
 
 
 def _external_ref_problems(document: ApiDocument, seen: set[Path],
-                           _checked: set[Path] | None = None) -> list[Diagnostic]:
+                           checked: set[Path] | None = None) -> list[Diagnostic]:
     """`$ref`s to other files: the file must exist and hold what the pointer names; each file
-    reached is added to `seen` and checked once."""
-    _checked = set() if _checked is None else _checked
-    if document.data is None:
-        return []
+    reached is added to `seen` and its own problems are reported once."""
+    checked = set() if checked is None else checked
     problems: list[Diagnostic] = []
     positions: Positions | None = None
-    for pointer, ref in document.external:
+    for pointer, ref in document.external if document.data is not None else ():
         target, fragment_part = urldefrag(ref)
-        other_path = (document.path.parent / unquote(target)).resolve()
-        other = read_document(other_path, _shown(other_path), fragment=True)
-        if other_path not in seen:
-            seen.add(other_path)
-        if other.data is not None and other_path not in _checked:
-            _checked.add(other_path)
-            problems += other.problems + _external_ref_problems(other, seen, _checked)
-        if other.data is None:
+        other_path = _path_of(document.path.parent, target)
+        other = None if other_path is None else read_document(
+            other_path, _shown(other_path), fragment=True)
+        if other_path is None or other is None:
+            reason = f"$ref {ref!r}: {target!r} is not a file name"
+        elif other.data is None:
             reason = f"$ref {ref!r}: {target} cannot be read"
-        elif resolve_pointer(other.data, fragment_part) is _MISSING:
-            reason = f"$ref {ref!r} points at nothing in {target}"
         else:
-            continue
+            seen.add(other_path)
+            if other_path not in checked:
+                checked.add(other_path)
+                problems += other.problems + _external_ref_problems(other, seen, checked)
+            if resolve_pointer(other.data, fragment_part) is not _MISSING:
+                continue
+            reason = f"$ref {ref!r} points at nothing in {target}"
         if positions is None:
             positions = Positions(document.path.read_text(encoding="utf-8", errors="replace"))
         line, column = positions.find(pointer + ("$ref",))
         problems.append(_problem(document.shown, f"{pointer_text(pointer + ('$ref',))}: "
                                                   f"{reason}", line, column))
     return problems
+
+
+def _path_of(folder: Path, target: str) -> Path | None:
+    """The file a relative `$ref` names; None for a name no file can have (a NUL in it)."""
+    try:
+        return (folder / unquote(target)).resolve()
+    except (OSError, ValueError):
+        return None
 
 
 _MISSING: Any = object()

@@ -39,8 +39,9 @@ def read_bytes(path: Path) -> bytes:
             raise ParseError(f"the document is {size // (1024 * 1024)} MiB; at most "
                              f"{MAX_BYTES // (1024 * 1024)} MiB is read")
         return path.read_bytes()
-    except OSError as exc:
-        raise ParseError(f"cannot read the document: {exc.strerror or exc}") from exc
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the name
+        raise ParseError(f"cannot read the document: {getattr(exc, 'strerror', None) or exc}") \
+            from exc
 
 
 def is_json(path: Path, raw: bytes) -> bool:

@@ -60,8 +60,11 @@ class Refs:
         parts = urlsplit(uri)
         if parts.scheme != "file":
             raise NoSuchResource(ref=uri)  # type: ignore[call-arg]  # validate never fetches
-        path = Path(url2pathname(parts.path))
-        other = read_document(path, str(path), fragment=True)
+        try:
+            path = Path(url2pathname(parts.path))
+            other = read_document(path, str(path), fragment=True)
+        except (OSError, ValueError) as exc:
+            raise NoSuchResource(ref=uri) from exc  # type: ignore[call-arg]
         if other.data is None:
             raise NoSuchResource(ref=uri)  # type: ignore[call-arg]
         return self.spec.create_resource(other.data)

@@ -56,7 +56,8 @@ def _flatten(refs: Refs, branches: Sequence[tuple[Any, Where]]) -> _Flat:
 
 def _take(flat: _Flat, node: dict[str, Any], where: Where) -> None:
     stated = node.get("type")
-    types = {stated} if isinstance(stated, str) else set(stated or ()) if isinstance(stated, list) else set()
+    listed = [stated] if isinstance(stated, str) else stated if isinstance(stated, list) else []
+    types = {t for t in listed if isinstance(t, str)}
     if node.get("nullable") is True:
         types.add("null")
     properties = node.get("properties")

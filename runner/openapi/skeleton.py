@@ -138,10 +138,12 @@ def skeleton(api: Api, node: Any, where: Where, name: str = "value", depth: int 
     kind = node.get("type")
     kind = next((k for k in kind if k != "null"), None) if isinstance(kind, list) else kind
     if kind == "object" or isinstance(node.get("properties"), dict):
-        properties = node.get("properties") or {}
+        properties = node.get("properties")
+        properties = properties if isinstance(properties, dict) else {}
+        required = node.get("required")
         return {key: skeleton(api, properties.get(key, {}), where / "properties" / key, key,
                               depth + 1)
-                for key in node.get("required") or () if isinstance(key, str)}
+                for key in (required if isinstance(required, list) else ()) if isinstance(key, str)}
     if kind == "string":
         return placeholder(name)
     return _EMPTY.get(str(kind))

@@ -66,7 +66,11 @@ def check_value(refs: Refs, schema: Any, where: Where, value: Any,
     except Exception:  # noqa: BLE001 -- an odd schema must not end validate; nothing is claimed
         return
     for error in errors:
-        yield from _problems(refs, schema, where, error, templated, label)
+        try:
+            found = list(_problems(refs, schema, where, error, templated, label))
+        except Exception:  # noqa: BLE001, S112 -- a keyword with a nonsense value: nothing claimed
+            continue
+        yield from found
 
 
 def _validator(refs: Refs, where: Where) -> Any:
@@ -174,14 +178,14 @@ def _words(error: ValidationError, stand_in: Templated | None, path: Path,
         return f"{shown} is shorter than {v} character{'s' * (v != 1)}", False, path
     if kind == "pattern":
         return f"{shown} does not match the pattern {v!r}", False, path
-    if kind == "enum":
+    if kind == "enum" and isinstance(v, list):
         options = ", ".join(yaml_text(o) for o in v[:_ENUM_SHOWN]) + (", ..." if len(v) > _ENUM_SHOWN else "")
         return f"{shown} is not one of {options}", False, path
     if kind in ("minimum", "exclusiveMinimum"):
         return f"{shown} is less than {'or equal to ' * (kind != 'minimum')}{v}", False, path
     if kind in ("maximum", "exclusiveMaximum"):
         return f"{shown} is greater than {'or equal to ' * (kind != 'maximum')}{v}", False, path
-    if kind == "required" and isinstance(value, dict):
+    if kind == "required" and isinstance(value, dict) and isinstance(v, list):
         missing = [name for name in v if name not in value]
         names = ", ".join(repr(m) for m in missing)
         return f"{names} {'is' if len(missing) == 1 else 'are'} required but missing", False, path

@@ -214,10 +214,10 @@ def test_poll_requests_and_connection_tests_are_checked_too(tmp_path, capsys, mo
     connection.write_text(connection.read_text() + "test: {method: POST, url: /users/me/}\n")
     _, problems = _validate(Path("."), capsys)
     assert [(p["file"], p["line"], p["message"].split(";")[0]) for p in problems] == [
-        ("eventbrite.yaml", 5, "POST /users/me/ is not an operation of specs/eventbrite.yaml: "
-                               "/users/me/ has GET"),
-        ("recipe.yaml", 7, "GET /organizations/1/venue/ matches no operation in "
-                           "specs/eventbrite.yaml"),
+        ("eventbrite.yaml", 5, ("POST /users/me/ is not an operation of specs/eventbrite.yaml: "
+                               "/users/me/ has GET")),
+        ("recipe.yaml", 7, ("GET /organizations/1/venue/ matches no operation in "
+                           "specs/eventbrite.yaml")),
     ]
 
 
@@ -244,13 +244,13 @@ def test_required_enum_and_min_length_are_said_in_the_schemas_words(tmp_path, ca
     _, problems = _validate(Path("."), capsys)
     assert [(p["line"], p["column"], p["message"]) for p in problems] == [
         (*line_column(WORDS, "age_restriction"),
-         "venue: 'name' is required but missing "
-         "(required in specs/eventbrite.yaml#/components/schemas/VenueCreate)"),
+         ("venue: 'name' is required but missing "
+         "(required in specs/eventbrite.yaml#/components/schemas/VenueCreate)")),
         (*line_column(WORDS, "NONE"),
-         "venue.age_restriction: 'NONE' is not one of 'AGE_RESTRICTION_ALL_AGES', "
+         ("venue.age_restriction: 'NONE' is not one of 'AGE_RESTRICTION_ALL_AGES', "
          "'AGE_RESTRICTION_MIN_EIGHTEEN', 'AGE_RESTRICTION_MIN_TWENTY_ONE' "
-         "(enum in specs/eventbrite.yaml#/components/schemas/VenueCreate)"),
+         "(enum in specs/eventbrite.yaml#/components/schemas/VenueCreate)")),
         (*line_column(WORDS, "G}"),
-         "venue.address.country: 'G' is shorter than 2 characters "
-         "(minLength 2 in specs/eventbrite.yaml#/components/schemas/Address)"),
+         ("venue.address.country: 'G' is shorter than 2 characters "
+         "(minLength 2 in specs/eventbrite.yaml#/components/schemas/Address)")),
     ]
