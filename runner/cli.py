@@ -219,14 +219,18 @@ def _add_import_commands(commands: Any) -> None:
     curl.add_argument("--id", default="request", help="the step's id (default: request)")
     curl.set_defaults(module="import_curl")
     openapi = formats.add_parser(
-        "openapi", help="print a step in YAML from an operation of a connection's OpenAPI document")
+        "openapi", help="print a step in YAML from an operation of a connection's OpenAPI document",
+        description="Print a step for OPERATION (an operationId, or 'METHOD /path' as the "
+        "document writes it) of the OpenAPI document the connection names with `openapi:`: "
+        "method, URL relative to the connection (path parameters as {{ }} placeholders), "
+        "required query parameters and headers, and a JSON body from the operation's example or "
+        "its schema's required fields. Nothing is sent.")
     openapi.add_argument("connection", metavar="CONNECTION")
-    openapi.add_argument("operation", metavar="OPERATION", nargs="?",
-                         help="an operationId, or 'METHOD /path' as the document writes it")
+    openapi.add_argument("operation", metavar="OPERATION", nargs="?")
     openapi.add_argument("paths", nargs="*", metavar="PATH", help=_PATHS_HELP)
     openapi.add_argument("--list", action="store_true", help="list the document's operations")
     openapi.add_argument("--search", metavar="WORD",
-                         help="with --list: only operations whose path, id or summary hold WORD")
+                         help="list the operations whose method, path, id or summary has WORD")
     openapi.add_argument("--id", help="the step's id (default: from the operationId)")
     openapi.set_defaults(module="import_openapi")
 

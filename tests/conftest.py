@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+# Parsed OpenAPI documents are cached on disk (runner.openapi.cache): tests keep theirs apart
+# from the user's cache, in one folder per run shared with the processes tests start.
+os.environ.setdefault("RUNNER_CACHE_DIR", tempfile.mkdtemp(prefix="runner-test-cache-"))
 
 from tests.support.certs import TLSFiles, make_certificates
 from tests.support.servers import RecordingSink, httpbin_server, serve_app

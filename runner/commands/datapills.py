@@ -11,17 +11,22 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from itertools import islice
+from typing import TYPE_CHECKING
 
 from runner.commands.common import CommandError, fail
 from runner.commands.run import load_recipe
 from runner.recipe.loader import Loaded, LoadResult
-from runner.recipe.models import RecipeSpec
+from runner.recipe.models import ConnectionSpec, RecipeSpec
 from runner.recipe.secret_refs import hide_named_secrets
 from runner.redact import Redactor
 from runner.samples.checks import RecipeShapes, item_shape, recipe_shapes
 from runner.samples.files import SampleError
 from runner.samples.listing import MAX_ROWS, Datapill, datapills
 from runner.secrets import SecretSource
+
+if TYPE_CHECKING:
+    from runner.openapi.apis import Apis
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +56,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _apis(result: LoadResult) -> Apis | None:
+    """The connections' OpenAPI documents (response schemas stand in for missing samples)."""
+    if not any(isinstance(d.spec, ConnectionSpec) and d.spec.openapi for d in result.connections):
+        return None
+    from runner.openapi.apis import load_apis
+
+    return load_apis(result)
+
+
 def _available(loaded: Loaded, result: LoadResult, step: str | None) -> list[Datapill]:
     spec = loaded.spec
     assert isinstance(spec, RecipeSpec)
@@ -59,14 +73,14 @@ def _available(loaded: Loaded, result: LoadResult, step: str | None) -> list[Dat
         raise CommandError(f"runner: recipe {spec.name} has no step {step!r} "
                            f"(steps: {', '.join(ids) or 'none'})", 2)
     try:
-        shapes = recipe_shapes(loaded, result)
+        shapes = recipe_shapes(loaded, _apis(result))
     except SampleError as exc:
         raise CommandError(str(exc), 1) from exc
     if shapes.trigger is None and not shapes.steps:
         raise CommandError(
             f"runner: nothing is known of recipe {spec.name}'s datapills yet: record a sample "
             f"with `runner sample {spec.name}` (it runs one job and keeps what it saw), or name "
-            "the API's OpenAPI document on the connection (`openapi: specs/api.yaml`)", 1)
+            "the API's OpenAPI document in the connection (`openapi: <path>`)", 1)
     index = ids.index(step) if step is not None else len(ids)
     return _rows(spec, shapes, ids[:index], index if step is not None else None)
 
@@ -76,14 +90,19 @@ def _rows(
 ) -> list[Datapill]:
     rows: list[Datapill] = []
     if index is not None and (item := item_shape(spec, shapes, index)) is not None:
-        rows += datapills(item[0], "item", item[1].source)
+        rows += islice(datapills(item[0], "item", item[1].source), _CAP)
     if shapes.trigger is not None:
-        rows += datapills(shapes.trigger.shape, "trigger", shapes.trigger.source)
+        rows += islice(datapills(shapes.trigger.shape, "trigger", shapes.trigger.source), _CAP)
     for step_id in earlier:
         known = shapes.steps.get(step_id)
         if known is not None:
-            rows += datapills(known.shape, f"steps.{step_id}", known.source)
+            # A response schema nests deep (a repository has an owner, which has...): its
+            # listing is cut where a sample's would end anyway.
+            rows += islice(datapills(known.shape, f"steps.{step_id}", known.source), _CAP)
     return rows
+
+
+_CAP = MAX_ROWS + 1  # rows read from one root: one more than shown tells that more exist
 
 
 def _table(rows: list[Datapill], redactor: Redactor) -> str:

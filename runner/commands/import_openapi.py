@@ -1,88 +1,70 @@
-"""`runner import openapi CONNECTION OPERATION`: a step from the connection's OpenAPI document;
-`--list [--search WORD]` lists its operations. Nothing is sent."""
+"""`runner import openapi CONNECTION OPERATION`: a step in YAML from the connection's OpenAPI
+document; `--list [--search WORD]` lists its operations. Nothing is sent."""
 
 from __future__ import annotations
 
-import re
 import sys
 from argparse import Namespace
 
-from runner.commands.common import CommandError, fail, load_project
+from runner.commands.common import CommandError, fail
 from runner.importing.step_yaml import step_yaml
-from runner.openapi.checks import Described, read_document
-from runner.openapi.operations import Operation, find_operation, operations
-from runner.openapi.skeleton import step_from
+from runner.openapi.apis import Api, load_apis
+from runner.openapi.operations import Operation
+from runner.openapi.skeleton import build_step
+from runner.recipe.loader import PathNotFound, load_paths
 from runner.recipe.models import ConnectionSpec
 
 
 def run(args: Namespace) -> int:
     paths = list(args.paths)
-    if args.list and args.operation:
-        paths.insert(0, args.operation)  # with --list, what follows the connection is a PATH
+    if (args.list or args.search) and args.operation is not None:
+        paths.insert(0, args.operation)  # `--list PATH`: the positional was a path
     try:
-        described = _described(args.connection, paths)
-        document = described.document
-        assert document is not None
+        api = _api(args.connection, paths)
         if args.list or args.search:
-            return _list(operations(document), args.search)
-        if not args.operation:
+            sys.stdout.write(_listing(api.index.search(args.search)))
+            return 0
+        if args.operation is None:
             raise CommandError("runner: error: name an OPERATION (an operationId or "
                                "'METHOD /path'), or --list the operations", 2)
-        operation = find_operation(document, args.operation)
-        if operation is None:
-            raise CommandError(f"runner: error: {args.operation!r} is not an operation of "
-                               f"{document.shown}: see `runner import openapi {args.connection} "
-                               f"--list --search WORD`", 2)
-        spec = described.connection.spec
-        assert isinstance(spec, ConnectionSpec)
-        base = str(spec.base_url) if spec.base_url is not None else None
-        step, notes = step_from(document, operation, spec.name, base, args.id or _step_id(
-            operation))
+        op = api.index.find(args.operation)
+        if op is None:
+            close = [o.operation_id or o.label for o in api.index.search(
+                args.operation.split(" ")[-1].strip("/").split("/")[-1])][:5]
+            hint = f"; similar: {', '.join(close)}" if close else ""
+            raise CommandError(f"runner: error: {api.name} has no operation "
+                               f"{args.operation!r}{hint} (see --list)", 2)
     except CommandError as exc:
         return fail(exc)
+    step, notes = build_step(api, args.connection, op)
+    if args.id:
+        step["id"] = args.id
     sys.stdout.write(step_yaml(step, notes))
     return 0
 
 
-def _described(name: str, paths: list[str]) -> Described:
-    _, result = load_project(paths or None)
-    for loaded in result.connections:
-        spec = loaded.spec
-        if isinstance(spec, ConnectionSpec) and spec.name == name:
-            if not spec.openapi:
-                raise CommandError(f"runner: error: connection {name} names no OpenAPI document"
-                                   f" (add `openapi: specs/<api>.yaml` to "
-                                   f"{loaded.source.file})", 2)
-            described = read_document(loaded)
-            if described.problem is not None:
-                raise CommandError(str(described.problem), 1)
-            return described
-    known = ", ".join(sorted(c.spec.name for c in result.connections)) or "none"
-    raise CommandError(f"runner: error: no connection named {name!r} (connections: {known})", 2)
+def _api(name: str, paths: list[str]) -> Api:
+    try:
+        result = load_paths(paths or None)
+    except PathNotFound as exc:
+        raise CommandError(f"runner: error: {exc}", 2) from exc
+    names = [d.spec.name for d in result.connections if isinstance(d.spec, ConnectionSpec)]
+    if name not in names:
+        raise CommandError(f"runner: error: no connection named '{name}' in PATH "
+                           f"(connections: {', '.join(names) or 'none'})", 2)
+    apis = load_apis(result)
+    problems = [p for p in apis.problems if p.severity == "error"]
+    api = apis.by_connection.get(name)
+    if api is None and not problems:
+        raise CommandError(f"runner: error: connection '{name}' names no OpenAPI document "
+                           "(add `openapi: <path>` to it)", 2)
+    if problems or api is None or not api.document.usable:
+        raise CommandError("\n".join(str(p) for p in problems), 1)
+    return api
 
 
-def _list(found: list[Operation], search: str | None) -> int:
-    if search:
-        word = search.lower()
-        found = [op for op in found if word in " ".join(
-            str(x) for x in (op.path, op.operation_id, op.summary, op.node.get("tags"),
-                             op.method)).lower()]
-    if not found:
-        sys.stderr.write("runner: no operation matches\n")
-        return 1
-    width = min(max(len(op.name) for op in found), 70)
-    for op in found:
-        extra = "  ".join(x for x in (op.operation_id or "", op.summary or "") if x)
-        sys.stdout.write(f"{op.name:{width}}  {extra}".rstrip() + "\n")
-    sys.stderr.write(f"{len(found)} operation(s)\n")
-    return 0
-
-
-def _step_id(operation: Operation) -> str:
-    """`create_venue` from createVenue, `repos_get` from repos/get, else from the method and path."""
-    text = operation.operation_id or f"{operation.method}_{operation.path}"
-    text = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", text)
-    cleaned = "".join(c if c.isalnum() else "_" for c in text).strip("_").lower()
-    while "__" in cleaned:
-        cleaned = cleaned.replace("__", "_")
-    return cleaned if cleaned[:1].isalpha() else f"step_{cleaned}"
+def _listing(found: list[Operation]) -> str:
+    width = min(max((len(op.label) for op in found), default=0), 70)
+    ids = max((len(op.operation_id or "") for op in found), default=0)
+    return "".join(f"{op.label:<{width}}  {op.operation_id or '':<{ids}}  {op.summary or ''}"
+                   .rstrip() + "\n" for op in found)

@@ -10,7 +10,7 @@ from dataclasses import replace
 from runner.errors import Diagnostic
 from runner.recipe.lint import lint
 from runner.recipe.loader import LoadResult, PathNotFound, load_paths
-from runner.openapi.checks import openapi_problems
+from runner.recipe.models import ConnectionSpec
 from runner.recipe.secret_refs import hide_named_secrets
 from runner.redact import Redactor
 from runner.samples.checks import sample_problems
@@ -25,8 +25,17 @@ def check(paths: list[str] | None, strict: bool = False) -> tuple[LoadResult, li
     if strict:
         provided = SecretSource().is_provided
     diagnostics = result.diagnostics + lint(result, provided)
-    diagnostics += sample_problems(result, strict)
-    diagnostics += openapi_problems(result, strict)
+    if any(isinstance(d.spec, ConnectionSpec) and d.spec.openapi for d in result.connections):
+        # Imported only when a connection names a document: validate starts fast without.
+        from runner.openapi.apis import load_apis, not_ours
+        from runner.openapi.checks import openapi_problems
+
+        apis = load_apis(result)
+        diagnostics = not_ours(diagnostics, apis)
+        diagnostics += sample_problems(result, strict, apis)
+        diagnostics += openapi_problems(result, apis, strict)
+    else:
+        diagnostics += sample_problems(result, strict)
     redactor = _secrets_redactor(result)
     if redactor.holds_values:
         diagnostics = [replace(d, message=redactor.redact_text(d.message)) for d in diagnostics]

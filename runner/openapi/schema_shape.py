@@ -1,148 +1,150 @@
-"""A response schema as a `Shape`: what `steps.<id>.body` may hold by the API's own description.
+"""A response schema as a `Shape`, so datapill paths are checked against an API's description.
 
-A schema says what may come, not what one job saw, so it is read generously where it cannot
-tell: `oneOf`/`anyOf` accept a key any branch has, `allOf` merges its parts, a schema without a
-type or properties is `unknown` (anything below it passes). An object with `properties` lists
-those; a key it does not list is refused unless `additionalProperties` allows more (then the key
-has that schema's shape). `$ref`s are followed through the document, cycles included.
+A JSON Schema says what may be there, where a sample says what once was. The shape reads the
+schema as an API's user would: `allOf` parts are one object (their properties together),
+`oneOf` / `anyOf` branches are alternatives (a key any branch has is accepted; where branches
+disagree on the kind, nothing is claimed), `nullable` / `type: [x, "null"]` add null. An object
+that lists `properties` has those keys (plus any `additionalProperties` allows); an object that
+lists none is open (any key is accepted). Shapes are built lazily, so recursive schemas are fine.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from runner.openapi.document import Document
+from runner.openapi.refs import Refs, Where
 from runner.samples.shape import NO_EXAMPLE, Kind, Shape
-from runner.samples.values import UNKNOWN, MergedShape
+from runner.samples.values import UNKNOWN
 
 _SCALARS = {"string", "integer", "number", "boolean"}
+_MAX_BRANCHES = 64
+
+
+@dataclass
+class _Flat:
+    """A schema with its `$ref`s, `allOf` and `oneOf`/`anyOf` taken apart."""
+
+    types: set[str] = field(default_factory=set)  # empty: the schema does not say
+    properties: dict[str, tuple[Any, Where]] = field(default_factory=dict)
+    extra: list[tuple[Any, Where]] = field(default_factory=list)  # additionalProperties schemas
+    open: bool = False  # an object any key may be in
+    items: list[tuple[Any, Where]] = field(default_factory=list)
+    description: str | None = None
+    example: Any = NO_EXAMPLE
+    unknown: bool = False  # a branch that says nothing: everything is accepted
+
+
+def _flatten(refs: Refs, branches: Sequence[tuple[Any, Where]]) -> _Flat:
+    flat = _Flat()
+    pending = list(branches)
+    seen = 0
+    while pending and seen < _MAX_BRANCHES:
+        node, where = refs.follow(*pending.pop(0))
+        seen += 1
+        if node is True or node == {} or not isinstance(node, dict):
+            flat.unknown = flat.unknown or node is not False
+            continue
+        _take(flat, node, where)
+        for word in ("allOf", "oneOf", "anyOf"):
+            parts = node.get(word)
+            if isinstance(parts, list):
+                pending.extend((part, where / word / i) for i, part in enumerate(parts))
+    return flat
+
+
+def _take(flat: _Flat, node: dict[str, Any], where: Where) -> None:
+    stated = node.get("type")
+    listed = [stated] if isinstance(stated, str) else stated if isinstance(stated, list) else []
+    types = {t for t in listed if isinstance(t, str)}
+    if node.get("nullable") is True:
+        types.add("null")
+    properties = node.get("properties")
+    if isinstance(properties, dict):
+        types.add("object")
+        for name, schema in properties.items():
+            flat.properties.setdefault(name, (schema, where / "properties" / name))
+    extra = node.get("additionalProperties")
+    if isinstance(extra, dict) and extra:
+        flat.extra.append((extra, where / "additionalProperties"))
+    elif extra is True or isinstance(extra, dict) or node.get("patternProperties"):
+        flat.open = True
+    if "items" in node:
+        types.add("array")
+        flat.items.append((node["items"], where / "items"))
+    if "object" in types and not isinstance(properties, dict) and extra is None \
+            and not _has_branches(node):
+        flat.open = True  # `type: object` and nothing more: any key
+    flat.types |= types
+    if not types and not _has_branches(node):
+        flat.unknown = True
+    words = node.get("description") or node.get("title")
+    if flat.description is None and isinstance(words, str):
+        flat.description = words.strip().split("\n")[0]
+    if flat.example is NO_EXAMPLE:
+        for word in ("example", "default", "const"):
+            if word in node:
+                flat.example = node[word]
+                break
+        else:
+            if isinstance(node.get("enum"), list) and node["enum"]:
+                flat.example = node["enum"][0]
+
+
+def _has_branches(node: dict[str, Any]) -> bool:
+    return any(isinstance(node.get(word), list) for word in ("allOf", "oneOf", "anyOf"))
 
 
 class SchemaShape:
-    def __init__(self, document: Document, schema: Any, file: Any = None) -> None:
-        node, self._file, _ = document.resolve(schema, file)
-        self._document = document
-        self._schema: dict[str, Any] = node if isinstance(node, dict) else {}
-        self._parts = self._flatten()
+    """One place in a schema (any number of alternatives of it), read as a `Shape`."""
 
-    def _flatten(self) -> list[dict[str, Any]]:
-        """The schema and its `allOf` parts (refs followed), depth-first."""
-        found, stack, seen = [], [(self._schema, self._file)], 0
-        while stack and seen < 64:
-            node, file = stack.pop()
-            seen += 1
-            found.append(node)
-            for part in reversed(node.get("allOf") or []):
-                resolved, part_file, _ = self._document.resolve(part, file)
-                if isinstance(resolved, dict):
-                    stack.append((resolved, part_file))
-        return found
-
-    def _types(self) -> set[str]:
-        types: set[str] = set()
-        for part in self._parts:
-            declared = part.get("type")
-            if isinstance(declared, str):
-                types.add(declared)
-            elif isinstance(declared, list):
-                types.update(str(t) for t in declared)
-            if "properties" in part:
-                types.add("object")
-            if "items" in part:
-                types.add("array")
-        return types
-
-    def _branches(self) -> list[SchemaShape]:
-        return [SchemaShape(self._document, branch, self._file)
-                for part in self._parts for key in ("oneOf", "anyOf")
-                for branch in (part.get(key) or [])]
+    def __init__(self, refs: Refs, branches: Sequence[tuple[Any, Where]]) -> None:
+        self._refs = refs
+        self._flat = _flatten(refs, branches)
 
     @property
     def kind(self) -> Kind:
-        types = self._types() - {"null"}
-        if not types and (branches := self._branches()):
-            kinds = {b.kind for b in branches}
-            return kinds.pop() if len(kinds) == 1 else "unknown"
-        if types == {"object"}:
-            return "object"
-        if types == {"array"}:
-            return "list"
-        if types and types <= _SCALARS:
-            return "scalar"
-        if not types and self._types() == {"null"}:
+        flat = self._flat
+        types = flat.types - {"null"}
+        if flat.unknown or len(types) > 1 or (not types and "null" not in flat.types):
+            return "unknown"
+        if not types:
             return "null"
-        return "unknown"
+        only = types.pop()
+        if only == "object":
+            return "object"
+        if only == "array":
+            return "list"
+        return "scalar" if only in _SCALARS else "unknown"
 
     @property
     def type_name(self) -> str:
-        types = sorted(self._types() - {"null"})
-        if types == ["array"]:
-            return "list"
-        return "/".join(types) if types else "any"
+        names = ["list" if t == "array" else t for t in sorted(self._flat.types - {"null"})]
+        if "null" in self._flat.types:
+            names.append("null")
+        return " | ".join(names) or "any"
 
     @property
     def example(self) -> Any:
-        for part in self._parts:
-            if "example" in part and not isinstance(part["example"], (dict, list)):
-                return part["example"]
-            if isinstance(part.get("enum"), list) and part["enum"]:
-                return part["enum"][0]
-        return NO_EXAMPLE
+        return self._flat.example
 
     @property
     def description(self) -> str | None:
-        for part in self._parts:
-            text = part.get("description") or part.get("title")
-            if isinstance(text, str) and text.strip():
-                return " ".join(text.split())
-        return None
-
-    def _properties(self) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        for part in self._parts:
-            properties = part.get("properties")
-            if isinstance(properties, dict):
-                for name, schema in properties.items():
-                    found.setdefault(str(name), (schema, self._file))
-        return found
-
-    def _additional(self) -> Any:
-        """The schema of keys `properties` does not list: False when none may be there."""
-        for part in self._parts:
-            if "additionalProperties" in part:
-                return part["additionalProperties"]
-        return not self._properties()
+        return self._flat.description
 
     def keys(self) -> Sequence[str] | None:
-        if self.kind == "unknown" or (self.kind == "object" and self._additional() is True
-                                      and not self._properties()):
+        if self._flat.open and not self._flat.properties:
             return None
-        if self._branches() and not self._properties():
-            merged = MergedShape(self._branches())
-            return merged.keys()
-        return list(self._properties())
+        return list(self._flat.properties)
 
     def child(self, key: str) -> Shape | None:
-        if self.kind == "unknown":
-            branches = self._branches()
-            return MergedShape(branches).child(key) if branches else UNKNOWN
-        properties = self._properties()
-        if key in properties:
-            schema, file = properties[key]
-            return SchemaShape(self._document, schema, file)
-        if self._branches():
-            return MergedShape(self._branches()).child(key)
-        extra = self._additional()
-        if extra is True or extra == {}:
-            return UNKNOWN
-        if isinstance(extra, dict):
-            return SchemaShape(self._document, extra, self._file)
-        return None
+        flat = self._flat
+        if key in flat.properties:
+            return SchemaShape(self._refs, [flat.properties[key]])
+        if flat.extra:
+            return SchemaShape(self._refs, flat.extra)
+        return UNKNOWN if flat.open else None
 
     def element(self) -> Shape | None:
-        for part in self._parts:
-            if "items" in part:
-                return SchemaShape(self._document, part["items"], self._file)
-        branches = self._branches()
-        return MergedShape(branches).element() if branches else None
+        return SchemaShape(self._refs, self._flat.items) if self._flat.items else UNKNOWN

@@ -1,134 +1,149 @@
-"""A step written from an operation of a document: what `runner import openapi` prints.
+"""`runner import openapi`: a step written from an operation, ready to edit.
 
-The URL is relative to the connection (its base URL's path taken off the server's), each path
-parameter a `{{ trigger.body.<name> }}` placeholder to point at the right datapill; required
-query and header parameters come with their example or default where the document gives one;
-the JSON body is the operation's example when it has one, else a skeleton of its schema's
-required properties (each with its example, default, first enum value, or an empty value).
+The step has the method, the URL relative to the connection (path parameters become
+`{{ trigger.body.<name> }}` placeholders), the required query parameters and headers, and a
+body: the operation's own example when it has one, else a skeleton of the schema's required
+fields (an enum's first value, a default, a typed empty value; text as a placeholder).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from runner.openapi.document import Document
-from runner.openapi.operations import Operation, server_path
-from runner.openapi.responses import json_schema_of
-from runner.openapi.values_check import parameters
+from runner.openapi.apis import Api
+from runner.openapi.operations import Operation, server_paths
+from runner.openapi.refs import Where
+from runner.openapi.responses import json_media
 
-MAX_DEPTH = 8
-_EMPTY = {"string": "", "integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}
+_MAX_DEPTH = 6
+_EMPTY = {"integer": 0, "number": 0, "boolean": False, "array": [], "object": {}}
 
 
 def placeholder(name: str) -> str:
-    return "{{ trigger.body." + (name if name.isidentifier() else f"['{name}']") + " }}"
+    return "{{ trigger.body." + re.sub(r"[^A-Za-z0-9_]", "_", name) + " }}"
 
 
-def step_from(document: Document, operation: Operation, connection: str, base_url: str | None,
-              step_id: str) -> tuple[dict[str, Any], list[str]]:
-    notes = [f"{operation.name}" + (f": {operation.summary}" if operation.summary else "")
-             + (f" (operationId {operation.operation_id})" if operation.operation_id else "")]
-    url = _relative_url(document, operation, base_url)
-    params, headers, placeholders = {}, {}, []
-    for (where, _), (parameter, _) in parameters(document, operation).items():
-        name = str(parameter["name"])
-        if where == "path":
-            url = url.replace("{" + name + "}", placeholder(name))
-            placeholders.append(name)
-        elif parameter.get("required") and where in ("query", "header"):
-            value = _parameter_value(document, parameter)
-            if value is None:
-                value = placeholder(name)
-                placeholders.append(name)
-            (params if where == "query" else headers)[name] = value
-    request: dict[str, Any] = {"connection": connection, "method": operation.method, "url": url}
+def step_id(op: Operation) -> str:
+    """A step id from the operationId (`issues/create` -> `issues_create`)."""
+    base = op.operation_id or f"{op.method} {op.path}"
+    text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", base)
+    text = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    return text if re.match(r"[a-z_]", text or "0") else f"step_{text}"
+
+
+def build_step(api: Api, connection: str, op: Operation) -> tuple[dict[str, Any], list[str]]:
+    """The step mapping and the comments that go above it."""
+    notes = [f"{op.label}" + (f": {op.summary}" if op.summary else "")
+             + (f" (operationId {op.operation_id})" if op.operation_id else "")]
+    request: dict[str, Any] = {"connection": connection, "method": op.method,
+                               "url": _url(api, op)}
+    params: dict[str, Any] = {}
+    headers: dict[str, Any] = {}
+    for param, where in api.parameters(op):
+        name, place = param.get("name"), param.get("in")
+        if not isinstance(name, str) or param.get("required") is not True:
+            continue
+        value = _example(api, param, where) if place in ("query", "header") else None
+        if place == "query":
+            params[name] = value if value is not None else placeholder(name)
+        elif place == "header":
+            headers[name] = value if value is not None else placeholder(name)
     if params:
         request["params"] = params
     if headers:
         request["headers"] = headers
-    body = _request_body(document, operation)
-    if body is not None:
-        request["json"] = body
-    if placeholders:
-        notes.append("point the placeholders (" + ", ".join(placeholder(n) for n in placeholders)
-                     + ") at the datapills that hold them: `runner datapills RECIPE`")
-    return {"id": step_id, "request": request}, notes
+    _body(api, op, request)
+    if "{{ trigger.body." in str(request):
+        notes.append("{{ trigger.body.* }} are placeholders: put the datapills your recipe has")
+    return {"id": step_id(op), "request": request}, notes
 
 
-def _relative_url(document: Document, operation: Operation, base_url: str | None) -> str:
-    full = "/" + "/".join([*server_path(document), operation.path.lstrip("/")])
-    base = urlsplit(base_url).path.rstrip("/") if base_url else ""
-    if base and (full == base or full.startswith(base + "/")):
-        full = full[len(base):] or "/"
-    return full
+def _url(api: Api, op: Operation) -> str:
+    """The operation's path as the connection's relative URL (absolute without a base_url)."""
+    url = re.sub(r"\{([^{}/]+)\}", lambda m: placeholder(m.group(1)), op.path)
+    servers = api.document.data.get("servers") or [] if isinstance(api.document.data, dict) else []
+    server_path = server_paths({"servers": servers[:1]})[0] if servers else ""
+    base = api.connection.base_url
+    if not base:
+        first = servers[0].get("url") if servers and isinstance(servers[0], dict) else ""
+        return f"{str(first).rstrip('/')}{url}" if first else url
+    base_path = urlsplit(base).path.rstrip("/")
+    full = server_path + url
+    return full[len(base_path):] if base_path and full.startswith(base_path) else full
 
 
-def _parameter_value(document: Document, parameter: dict[str, Any]) -> Any:
-    if "example" in parameter:
-        return parameter["example"]
-    schema = document.resolve(parameter.get("schema"))[0]
+def _body(api: Api, op: Operation, request: dict[str, Any]) -> None:
+    body, at = api.refs.follow(op.node.get("requestBody"),
+                               Where(api.document.uri, op.pointer + ("requestBody",)))
+    if not isinstance(body, dict):
+        return
+    for form in (False, True):
+        media = json_media(body.get("content"), form=form)
+        if media is None or not isinstance(media[1], dict):
+            continue
+        entry = media[1]
+        value = _media_example(entry)
+        if value is None and "schema" in entry:
+            value = skeleton(api, entry["schema"], at / "content" / media[0] / "schema")
+        request["form" if form else "json"] = value if value is not None else {}
+        return
+
+
+def _media_example(entry: dict[str, Any]) -> Any:
+    if "example" in entry:
+        return entry["example"]
+    examples = entry.get("examples")
+    if isinstance(examples, dict):
+        for example in examples.values():
+            if isinstance(example, dict) and "value" in example:
+                return example["value"]
+    return None
+
+
+def _example(api: Api, param: dict[str, Any], where: Where) -> Any:
+    if "example" in param:
+        return param["example"]
+    schema, _ = api.refs.follow(param.get("schema"), where / "schema")
     if isinstance(schema, dict):
-        for key in ("example", "default"):
-            if key in schema:
-                return schema[key]
+        for word in ("example", "default"):
+            if word in schema:
+                return schema[word]
         if isinstance(schema.get("enum"), list) and schema["enum"]:
             return schema["enum"][0]
     return None
 
 
-def _request_body(document: Document, operation: Operation) -> Any:
-    body = document.resolve(operation.node.get("requestBody"))[0]
-    if not isinstance(body, dict):
+def skeleton(api: Api, node: Any, where: Where, name: str = "value", depth: int = 0) -> Any:
+    """A value the schema accepts, as far as its required fields go."""
+    node, where = api.refs.follow(node, where)
+    if not isinstance(node, dict) or depth > _MAX_DEPTH:
         return None
-    content = body.get("content")
-    if not isinstance(content, dict):
-        return None
-    for media, value in content.items():
-        kind = str(media).split(";")[0].strip().lower()
-        if not (kind == "application/json" or kind.endswith("+json")) or not isinstance(
-                value, dict):
-            continue
-        if "example" in value:
-            return value["example"]
-        examples = value.get("examples")
-        if isinstance(examples, dict) and examples:
-            first = document.resolve(next(iter(examples.values())))[0]
-            if isinstance(first, dict) and "value" in first:
-                return first["value"]
-    schema = json_schema_of(content)
-    return None if schema is None else skeleton(document, schema)
-
-
-def skeleton(document: Document, schema: Any, depth: int = 0) -> Any:
-    """A value the schema accepts, as small as its required properties allow."""
-    node, _, _ = document.resolve(schema)
-    if not isinstance(node, dict) or depth > MAX_DEPTH:
-        return None
-    for key in ("example", "default"):
-        if key in node:
-            return node[key]
+    for word in ("example", "default", "const"):
+        if word in node:
+            return node[word]
     if isinstance(node.get("enum"), list) and node["enum"]:
         return node["enum"][0]
-    for key in ("allOf",):
-        if isinstance(node.get(key), list):
-            merged: dict[str, Any] = {}
-            for part in node[key]:
-                value = skeleton(document, part, depth + 1)
-                if isinstance(value, dict):
-                    merged.update(value)
-            return merged
-    for key in ("oneOf", "anyOf"):
-        if isinstance(node.get(key), list) and node[key]:
-            return skeleton(document, node[key][0], depth + 1)
+    if isinstance(node.get("allOf"), list):
+        merged: dict[str, Any] = {}
+        for i, part in enumerate(node["allOf"]):
+            value = skeleton(api, part, where / "allOf" / i, name, depth + 1)
+            if isinstance(value, dict):
+                merged.update(value)
+        return merged
+    for word in ("oneOf", "anyOf"):
+        if isinstance(node.get(word), list) and node[word]:
+            return skeleton(api, node[word][0], where / word / 0, name, depth + 1)
     kind = node.get("type")
-    kind = kind[0] if isinstance(kind, list) and kind else kind
-    if kind == "object" or (kind is None and "properties" in node):
-        properties = node.get("properties") or {}
-        return {name: skeleton(document, properties.get(name, {}), depth + 1)
-                for name in node.get("required") or [] if isinstance(name, str)}
-    if kind == "array":
-        if node.get("minItems"):
-            return [skeleton(document, node.get("items", {}), depth + 1)]
-        return []
-    return _EMPTY.get(str(kind), None)
+    kind = next((k for k in kind if k != "null"), None) if isinstance(kind, list) else kind
+    if kind == "object" or isinstance(node.get("properties"), dict):
+        properties = node.get("properties")
+        properties = properties if isinstance(properties, dict) else {}
+        required = node.get("required")
+        return {key: skeleton(api, properties.get(key, {}), where / "properties" / key, key,
+                              depth + 1)
+                for key in (required if isinstance(required, list) else ()) if isinstance(key, str)}
+    if kind == "string":
+        return placeholder(name)
+    return _EMPTY.get(str(kind))

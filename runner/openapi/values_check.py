@@ -1,258 +1,261 @@
-"""The literal values of a step's request checked against the operation's schemas.
+"""A step's literal values against the operation's schemas, in the schema's own words.
 
-`params`, `headers`, `json` and `form` are checked where the document has a schema for them:
-type, enum, pattern, lengths, bounds, required and (where the schema forbids them) unknown
-properties, through `jsonschema`. A templated value is checked only when its type is known:
-a datapill whose sample holds a value is checked as that value; one whose type a schema gives
-is checked for its type only; any other template is skipped. Each problem names the schema the
-rule is in (`specs/eventbrite.yaml#/components/schemas/Address`), through its `$ref`s.
+Each value is validated by `jsonschema` (through `openapi-schema-validator`, which knows 3.0's
+`nullable` and 3.1's dialect), with the document's `$ref` registry; each error becomes a message
+that names the value's path, the keyword and the schema it is in:
+`venue.address.country: 'USA' is longer than 2 characters (maxLength 2 in
+specs/eventbrite.yaml#/components/schemas/Address)`. The schema named is the last one a `$ref`
+led to (what a reader finds in the document), else the exact place of the keyword.
+
+A templated value is replaced by a stand-in of its type when the type is known (a `vars`
+constant, text around a `{{ }}`, a datapill whose sample or schema says its type), and only its
+type is checked; a stand-in of unknown type is checked not at all.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
+import difflib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from runner.openapi.document import Document
-from runner.openapi.operations import Operation, escape
-from runner.openapi.responses import json_media
+from jsonschema.exceptions import ValidationError, best_match
+from openapi_schema_validator import OAS30Validator, OAS31Validator
 
-Path_ = tuple[str | int, ...]
-TYPE_SAMPLES = {"string": "", "integer": 0, "number": 0.5, "boolean": True, "object": {},
-                "list": []}
+from runner.openapi.positions import fragment
+from runner.openapi.refs import Refs, Where
+from runner.recipe.yamlsource import yaml_text
+from runner.samples.values import type_name
+from runner.samples.walk import path_text
 
+Path = tuple[str | int, ...]
 
-@dataclass(frozen=True)
-class Stand:
-    """What a template stands for in the checked instance: `value`, and how far to trust it:
-    `exact` (a sample's value: every rule applies) or `typed` (only its type is known)."""
-
-    value: Any
-    trust: str  # exact | typed
-    source: str  # `{{ steps.find.body.country }}`, as messages name it
-
-
-Known = Callable[[str], Stand | None]  # a template's Stand, or None when nothing is known
+_UNKNOWN: Any = type("Unknown", (), {"__repr__": lambda self: "<template>"})()
+_STAND_INS = {"string": "", "integer": 0, "number": 0.5, "boolean": False, "null": None}
+# Keywords that judge a value as a whole: with a stand-in inside, their verdict means nothing.
+_WHOLE = {"oneOf", "anyOf", "not", "uniqueItems", "contains", "if", "then", "else", "enum",
+          "const", "dependentSchemas"}
+_ENUM_SHOWN = 8
 
 
 @dataclass(frozen=True)
-class ValueProblem:
-    path: Path_  # in the step's `request`: ("json", "venue", "address", "country")
+class Problem:
+    """One value that the schema refuses: the path below the checked value and the words."""
+
+    path: Path
     message: str
-    at_key: bool = False  # place it at the key (an unknown property), not the value
+    at_key: bool = False  # located at the key (an unknown property) rather than the value
 
 
-def is_template(value: Any) -> bool:
-    return isinstance(value, str) and ("{{" in value or "{%" in value)
+@dataclass(frozen=True)
+class Templated:
+    """A template in the checked value: its source and its type when known (else None)."""
+
+    source: str
+    type_name: str | None
+    value: Any = _UNKNOWN  # the value itself when it is a constant (`vars.x`)
 
 
-def parameters(document: Document, operation: Operation
-               ) -> dict[tuple[str, str], tuple[dict[str, Any], str]]:
-    """The operation's parameters by (in, name), its own over its path's, each with where it is
-    in the document (a JSON pointer); names of headers lower-cased."""
-    found: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
-    path_pointer = operation.pointer.rsplit("/", 1)[0]
-    for base, source in ((path_pointer, operation.path_item.get("parameters")),
-                         (operation.pointer, operation.node.get("parameters"))):
-        for index, raw in enumerate(source if isinstance(source, list) else ()):
-            parameter, _, ref = document.resolve(raw)
-            if isinstance(parameter, dict) and "name" in parameter and "in" in parameter:
-                name, where = str(parameter["name"]), str(parameter["in"])
-                pointer = ref[1:] if ref else f"{base}/parameters/{index}"
-                found[(where, name.lower() if where == "header" else name)] = (parameter, pointer)
-    return found
-
-
-def check_request(document: Document, operation: Operation, request: dict[str, Any],
-                  connection_params: set[str], known: Known) -> list[ValueProblem]:
-    problems: list[ValueProblem] = []
-    params = parameters(document, operation)
-    given_query = request.get("params") if isinstance(request.get("params"), dict) else {}
-    for (where, name), (parameter, _) in params.items():
-        if where == "query" and parameter.get("required") and name not in given_query \
-                and name not in connection_params:
-            problems.append(ValueProblem(("params",) if "params" in request else ("url",),
-                                         f"the required query parameter {name!r} is not given "
-                                         f"(parameters of {operation.name})"))
-    for field, where in (("params", "query"), ("headers", "header")):
-        values = request.get(field)
-        for name, value in (values.items() if isinstance(values, dict) else ()):
-            key = str(name).lower() if where == "header" else str(name)
-            if (where, key) not in params or "schema" not in params[(where, key)][0]:
-                continue
-            parameter, pointer = params[(where, key)]
-            label = f"{document.shown_of(document.path)}#{pointer}"
-            problems += _check(document, f"{pointer}/schema", value, (field, name), known, label)
-    body, _, body_ref = document.resolve(operation.node.get("requestBody"))
-    body_pointer = body_ref[1:] if body_ref else f"{operation.pointer}/requestBody"
-    content = body.get("content") if isinstance(body, dict) else None
-    media = json_media(content)
-    if "json" in request and media is not None:
-        pointer = f"{body_pointer}/content/{escape(media[0])}/schema"
-        problems += _check(document, pointer, request["json"], ("json",), known, None)
-    if "form" in request and isinstance(content, dict):
-        form = content.get("application/x-www-form-urlencoded")
-        if isinstance(form, dict) and "schema" in form:
-            pointer = f"{body_pointer}/content/{escape('application/x-www-form-urlencoded')}/schema"
-            problems += _check(document, pointer, request["form"], ("form",), known, None)
-    if isinstance(body, dict) and body.get("required") and not ({"json", "form", "body"} &
-                                                                set(request)):
-        problems.append(ValueProblem(("method",), f"{operation.name} requires a request body, "
-                                     "and the step sends none"))
-    return problems
-
-
-def _check(document: Document, pointer: str, value: Any, at: Path_, known: Known,
-           label: str | None) -> list[ValueProblem]:
-    """`value` checked against the schema at `pointer` (in the document's own file)."""
-    stands: dict[Path_, Stand | None] = {}
-    instance = _instance(value, (), known, stands)
-    schema = {"$ref": f"#{pointer}"}
-    problems = []
-    for error in _validator(document, pointer).iter_errors(instance):
-        if error.validator == "additionalProperties" and error.validator_value is False:
-            problems += _unknown_properties(document, schema, error, at, label)
+def check_value(refs: Refs, schema: Any, where: Where, value: Any,
+                templated: dict[Path, Templated], label: str) -> Iterator[Problem]:
+    """The problems of `value` (templates already replaced: see `stand_in`) against `schema`.
+    `label` starts each message's path (`venue`, `query parameter per_page`)."""
+    validator = _validator(refs, where)
+    try:
+        errors = list(validator.iter_errors(value))
+    except Exception:  # noqa: BLE001 -- an odd schema must not end validate; nothing is claimed
+        return
+    for error in errors:
+        try:
+            found = list(_problems(refs, schema, where, error, templated, label))
+        except Exception:  # noqa: BLE001, S112 -- a keyword with a nonsense value: nothing claimed
             continue
-        problem = _problem(document, schema, error, at, stands, label)
-        if problem is not None:
-            problems.append(problem)
-    return problems
+        yield from found
 
 
-def _unknown_properties(document: Document, schema: Any, error: Any, at: Path_,
-                        label: str | None) -> list[ValueProblem]:
-    """One problem per property the schema does not allow, each at its key."""
-    allowed = set(error.schema.get("properties") or {})
-    patterns = list(error.schema.get("patternProperties") or {})
-    named = label or _named_schema(document, schema, list(error.absolute_schema_path))
-    listed = ", ".join(sorted(allowed)) or "none"
+def _validator(refs: Refs, where: Where) -> Any:
+    """One validator per schema place, shared by every value checked against it."""
+    validator = refs.validators.get(where)
+    if validator is None:
+        validator_class = OAS30Validator if refs.document.version == "3.0" else OAS31Validator
+        root = {"$ref": where.uri + fragment(where.pointer)}
+        validator = refs.validators[where] = validator_class(root, registry=refs.registry)
+    return validator
+
+
+def _problems(refs: Refs, schema: Any, where: Where, error: ValidationError,
+              templated: dict[Path, Templated], label: str) -> Iterator[Problem]:
+    narrowed = _narrowed(error, templated)
+    if narrowed is None:
+        return
+    error = narrowed
     path = tuple(error.absolute_path)
-    found = []
-    for key in error.instance if isinstance(error.instance, dict) else ():
-        if key in allowed or any(re.search(p, str(key)) for p in patterns):
-            continue
-        where = ".".join(str(p) for p in (*path, key)) if at[0] == "json" else \
-            ".".join(str(p) for p in (*at, *path, key))
-        found.append(ValueProblem((*at, *path, key), f"{where}: {key!r} is not a property the "
-                                  f"schema allows (additionalProperties false in {named}; it "
-                                  f"has {listed})", True))
-    return found
+    stand_in = templated.get(path)
+    if stand_in is not None and (error.validator != "type" or stand_in.type_name is None):
+        return
+    if any(p[:len(path)] == path and len(p) > len(path) for p in templated) and \
+            error.validator in _WHOLE:
+        return
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = list((error.schema or {}).get("properties") or ())
+        for key in error.instance:  # one problem per key, each at its own place
+            if key not in allowed and not (isinstance(key, str) and "{{" in key):
+                yield _problem(refs, schema, where, error, label, path, stand_in, key)
+        return
+    yield _problem(refs, schema, where, error, label, path, stand_in)
 
 
-def _instance(value: Any, path: Path_, known: Known, stands: dict[Path_, Stand | None]) -> Any:
-    """The value as the API would get it, templates replaced by what they stand for (a
-    placeholder for an unknown one, remembered in `stands` so its errors are dropped)."""
-    if isinstance(value, dict):
-        return {k: _instance(v, (*path, str(k)), known, stands) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_instance(v, (*path, i), known, stands) for i, v in enumerate(value)]
-    if is_template(value):
-        stand = known(value)
-        stands[path] = stand
-        return stand.value if stand is not None else f"\x00{value}"
-    return value
+def _problem(refs: Refs, schema: Any, where: Where, error: ValidationError, label: str,
+             path: Path, stand_in: Templated | None, key: Any = None) -> Problem:
+    keyword_where = _keyword_where(refs, schema, where, list(error.absolute_schema_path))
+    short = _short(error.validator_value) if error.validator == "type" or not isinstance(
+        error.validator_value, (str, list)) else ""
+    named = f"{error.validator}{' ' + short if short else ''} in {refs.text(keyword_where)}"
+    shown = path_text(label, path) if label else (path_text("", path).lstrip(".") or "the body")
+    text, at_key, path = _words(error, stand_in, path, key)
+    if at_key or error.validator == "additionalProperties":
+        shown = path_text(label, path[:-1]) if label else (
+            path_text("", path[:-1]).lstrip(".") or "the body")
+    return Problem(path, f"{shown}: {text} ({named})", at_key)
 
 
-def _validator(document: Document, pointer: str) -> Any:
-    """A validator of the schema at `pointer`, whose `$ref`s resolve through the document and
-    the files beside it (a registry made once per document)."""
-    import jsonschema
-
-    if document.registry is None:
-        from referencing import Registry, Resource
-        from referencing.jsonschema import DRAFT4, DRAFT202012
-
-        spec = DRAFT202012 if document.version.startswith("3.1") else DRAFT4
-        registry: Any = Registry()
-        for file, data in [(document.path, document.data), *document.files.items()]:
-            registry = registry.with_resource(
-                file.as_uri(), Resource.from_contents(data, default_specification=spec))
-        document.registry = registry
-    cls = jsonschema.Draft202012Validator if document.version.startswith("3.1") \
-        else jsonschema.Draft4Validator
-    return cls({"$ref": f"{document.path.as_uri()}#{pointer}"}, registry=document.registry)
-
-
-def _problem(document: Document, schema: Any, error: Any, at: Path_,
-             stands: dict[Path_, Stand | None], label: str | None) -> ValueProblem | None:
-    path = tuple(error.absolute_path)
-    if path in stands:
-        stand = stands[path]
-        if stand is None or (stand.trust == "typed" and error.validator != "type"):
+def _narrowed(error: ValidationError, templated: dict[Path, Templated]) -> ValidationError | None:
+    """A oneOf/anyOf error as its best-fitting branch's error, unless a template is inside."""
+    while error.validator in ("oneOf", "anyOf") and error.context:
+        path = tuple(error.absolute_path)
+        if any(p[:len(path)] == path for p in templated):
             return None
-    if error.validator in ("oneOf", "anyOf") and any(p[: len(path)] == path for p in stands):
-        return None  # a template inside: the branch it would pick cannot be told
-    if error.validator == "type" and error.instance is None and _nullable(document, schema,
-                                                                          error):
-        return None
-    named = label or _named_schema(document, schema, list(error.absolute_schema_path))
-    message = _words(error, _shown(error.instance, stands.get(path)), named)
-    prefix = ".".join(str(p) for p in (path if at[0] == "json" else (*at, *path)))
-    return ValueProblem((*at, *path), f"{prefix}: {message}" if prefix else message)
+        error = best_match(error.context)
+    return error
 
 
-def _shown(value: Any, stand: Stand | None) -> str:
-    """The failing value as the message shows it: a literal as written, a datapill by name."""
-    if stand is None:
-        return repr(value)
-    return f"{stand.source} ({value!r} in the sample)" if stand.trust == "exact" else stand.source
-
-
-def _nullable(document: Document, schema: Any, error: Any) -> bool:
-    node = _node_at(document, schema, list(error.absolute_schema_path)[:-1])[0]
-    return isinstance(node, dict) and node.get("nullable") is True
-
-
-def _node_at(document: Document, schema: Any, parts: list[Any]) -> tuple[Any, str | None, Path]:
-    node, file, pointer = document.resolve(schema)
-    for part in parts:
+def _keyword_where(refs: Refs, node: Any, where: Where, schema_path: list[Any]) -> Where:
+    """The schema the failing keyword is in: the last `$ref` target on the way, else the place.
+    jsonschema's paths step through a `$ref` without naming it (draft 4: the `$ref` replaces
+    its siblings) or name it (2020-12): both are followed here."""
+    named: Where | None = None
+    draft4 = refs.document.version == "3.0"
+    if not draft4 and schema_path[:1] == ["$ref"]:
+        schema_path = schema_path[1:]  # the root's own `$ref` to `where`
+    for part in schema_path[:-1]:  # [-1] is the keyword
+        while isinstance(node, dict) and isinstance(node.get("$ref"), str) and (
+                draft4 or part == "$ref" or part not in node):
+            target = refs.target(node["$ref"], where)
+            if target is None:
+                return named or where
+            node, where, named = refs.at(target), target, target
+            if part == "$ref":
+                break
+        if part == "$ref":
+            continue
         if isinstance(node, dict) and part in node or isinstance(node, list) and isinstance(part, int) and part < len(node):
-            node = node[part]
+            node, where = node[part], where / part
         else:
             break
-        node, file, found = document.resolve(node, file)
-        pointer = found or pointer
-    return node, pointer, file
+    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and draft4:
+        target = refs.target(node["$ref"], where)  # the keyword sits in the $ref's target
+        if target is None:
+            break
+        node, where, named = refs.at(target), target, target
+    return named or where
 
 
-def _named_schema(document: Document, schema: Any, schema_path: list[Any]) -> str:
-    """`specs/x.yaml#/components/schemas/Address`: the named schema the failing rule is in
-    (`schema` is `{"$ref": "#<where the checked schema is>"}`, so there always is one)."""
-    _, pointer, file = _node_at(document, schema, schema_path[:-1])
-    return f"{document.shown_of(file)}{pointer}"
+def _words(error: ValidationError, stand_in: Templated | None, path: Path,
+           key: Any = None) -> tuple[str, bool, Path]:
+    """What is wrong, as a sentence about the value; with the path it is about."""
+    v, value = error.validator_value, error.instance
+    shown = f"{stand_in.source!r} gives {_a(stand_in.type_name or '')}" if stand_in else \
+        yaml_text(value)
+    kind = error.validator
+    if kind == "type":
+        wanted = " or ".join(v) if isinstance(v, list) else str(v)
+        if stand_in is None:
+            shown = f"{shown} is {_a(type_name(value))}"
+        return f"{shown}, not {_a(wanted)}", False, path
+    if kind == "maxLength":
+        return f"{shown} is longer than {v} character{'s' * (v != 1)}", False, path
+    if kind == "minLength":
+        return f"{shown} is shorter than {v} character{'s' * (v != 1)}", False, path
+    if kind == "pattern":
+        return f"{shown} does not match the pattern {v!r}", False, path
+    if kind == "enum" and isinstance(v, list):
+        options = ", ".join(yaml_text(o) for o in v[:_ENUM_SHOWN]) + (", ..." if len(v) > _ENUM_SHOWN else "")
+        return f"{shown} is not one of {options}", False, path
+    if kind in ("minimum", "exclusiveMinimum"):
+        return f"{shown} is less than {'or equal to ' * (kind != 'minimum')}{v}", False, path
+    if kind in ("maximum", "exclusiveMaximum"):
+        return f"{shown} is greater than {'or equal to ' * (kind != 'maximum')}{v}", False, path
+    if kind == "required" and isinstance(value, dict) and isinstance(v, list):
+        missing = [name for name in v if name not in value]
+        names = ", ".join(repr(m) for m in missing)
+        return f"{names} {'is' if len(missing) == 1 else 'are'} required but missing", False, path
+    if kind == "additionalProperties" and isinstance(value, dict):
+        allowed = list((error.schema or {}).get("properties") or ())
+        close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        known = f"; it allows: {', '.join(allowed[:20])}" if allowed else ""
+        return f"{key!r} is not a property it allows{hint}{known}", True, path + (key,)
+    if kind in ("minItems", "maxItems") and isinstance(value, list):
+        return (f"has {len(value)} item{'s' * (len(value) != 1)}, "
+                f"{'fewer' if kind == 'minItems' else 'more'} than {v}"), False, path
+    return error.message, False, path
 
 
-def _words(error: Any, shown: str, named: str) -> str:
-    """The rule that failed, in the schema's words, and where the rule is."""
-    rule, value = error.validator, error.validator_value
-    if rule == "maxLength":
-        return f"{shown} is longer than {value} characters (maxLength {value} in {named})"
-    if rule == "minLength":
-        unit = "character" if value == 1 else "characters"
-        return f"{shown} is shorter than {value} {unit} (minLength {value} in {named})"
-    if rule == "pattern":
-        return f"{shown} does not match {value!r} (pattern in {named})"
-    if rule == "enum":
-        listed = ", ".join(repr(v) for v in value[:10]) + (", ..." if len(value) > 10 else "")
-        return f"{shown} is not one of {listed} (enum in {named})"
-    if rule == "type":
-        wanted = value if isinstance(value, str) else " or ".join(value)
-        return f"{shown} is not of type {wanted} (type {wanted} in {named})"
-    if rule == "required":
-        missing = [name for name in value if isinstance(error.instance, dict)
-                   and name not in error.instance]
-        names = ", ".join(repr(n) for n in missing) or repr(value)
-        verb = "is" if len(missing) == 1 else "are"
-        return f"{names} {verb} required (required in {named})"
-    return f"{error.message} ({rule} {value!r} in {named})"
+def _a(word: str) -> str:
+    if word in ("null",) or " or " in word:
+        return word
+    return ("an " if word[:1] in "aeiou" else "a ") + word
 
 
-def type_stand(type_name: str, source: str) -> Stand | None:
-    """A placeholder of a known type, for a datapill a schema describes."""
-    if type_name in TYPE_SAMPLES:
-        return Stand(TYPE_SAMPLES[type_name], "typed", source)
-    return None
+def _short(value: Any) -> str:
+    """The keyword's value when it is short enough to say (`maxLength 2`, `type integer`)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str) and len(value) <= 20 and " " not in value:
+        return value if value.isalnum() else ""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value) and len(value) <= 3 \
+            and not any(" " in v for v in value):
+        return "[" + ", ".join(value) + "]" if len(value) > 1 else (value[0] if value else "")
+    return ""
 
+
+def stand_in(value: Any, typed: Any, path: Path = ()) -> tuple[Any, dict[Path, Templated]]:
+    """`value` with each template string replaced by a stand-in of its type: `typed(source)`
+    answers a `Templated` (or None: not a template)."""
+    found: dict[Path, Templated] = {}
+
+    def walk(item: Any, at: Path) -> Any:
+        if isinstance(item, dict):
+            return {k: walk(v, at + (k,)) for k, v in item.items()}
+        if isinstance(item, list):
+            return [walk(v, at + (i,)) for i, v in enumerate(item)]
+        if isinstance(item, str):
+            templ = typed(item)
+            if templ is not None:
+                if templ.value is not _UNKNOWN:
+                    return templ.value
+                found[at] = templ
+                return _STAND_INS.get(templ.type_name or "", _UNKNOWN)
+        return item
+
+    return walk(value, path), found
+
+
+def coerce(value: Any, schema: Any) -> Any:
+    """A query or header value as the schema reads it: on the wire every parameter is text, so
+    `per_page: "30"` is the integer 30 and `"true"` a boolean when the schema says so."""
+    if not isinstance(value, str) or not isinstance(schema, dict):
+        return value
+    kind = schema.get("type")
+    try:
+        if kind == "integer" and value.lstrip("-").isdigit():
+            return int(value)
+        if kind == "number":
+            return float(value)
+    except ValueError:
+        return value
+    if kind == "boolean" and value in ("true", "false"):
+        return value == "true"
+    return value

@@ -79,12 +79,29 @@ def find_files(paths: list[str] | None, cwd: str | None = None) -> list[Path]:
             found.append(root)
             continue
         found.extend(
-            p for p in sorted(root.rglob("*")) if p.suffix in YAML_SUFFIXES and p.is_file()
+            p for p in sorted(root.rglob("*"))
+            if p.suffix in YAML_SUFFIXES and p.is_file() and not is_api_description(p)
         )
     unique: dict[Path, Path] = {}
     for path in found:  # a file named twice (in a folder and by name) is read once
         unique.setdefault(path.resolve(), path)
     return list(unique.values())
+
+
+_API_KEY = re.compile(rb"^(?:openapi|swagger)\s*:", re.M)
+_KIND_KEY = re.compile(rb"^kind\s*:", re.M)
+
+
+def is_api_description(path: Path) -> bool:
+    """An OpenAPI document kept beside the connections (`openapi: specs/api.yaml`): a folder's
+    YAML file whose top level says `openapi:` and not `kind:` is the connection's, not ours.
+    Only the file's start is read: such documents can be megabytes."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8192)
+    except OSError:
+        return False
+    return bool(_API_KEY.search(head)) and not _KIND_KEY.search(head)
 
 
 def display_path(path: Path, cwd: str | None = None) -> str:
@@ -108,46 +125,8 @@ def load_paths(paths: list[str] | None, cwd: str | None = None) -> LoadResult:
                 Diagnostic("unreadable-file", f"cannot read file: {exc}", Location(name))
             )
             continue
-        if is_api_description(text):
-            continue  # an OpenAPI document a connection names (`openapi:`), not a runner one
         load_text(text, name, result)
-    _forgive_schema_fragments(result)
     return result
-
-
-def _forgive_schema_fragments(result: LoadResult) -> None:
-    """A file without `kind` in a folder holding a connection's OpenAPI document is a part of
-    that document (`$ref: common.yaml#/Address`), not a runner document missing its kind."""
-    folders = set()
-    for loaded in result.documents:
-        spec = loaded.spec
-        if isinstance(spec, ConnectionSpec) and spec.openapi:
-            folders.add((Path(loaded.source.file).parent / spec.openapi).resolve().parent)
-    if not folders:
-        return
-
-    def fragment(diagnostic: Diagnostic) -> bool:
-        if diagnostic.code != "unknown-kind" or not diagnostic.message.startswith("missing key"):
-            return False
-        folder = Path(diagnostic.location.file).resolve().parent
-        return any(folder == f or f in folder.parents for f in folders)
-
-    result.diagnostics = [d for d in result.diagnostics if not fragment(d)]
-
-
-_API_DESCRIPTION = re.compile(r"""^["']?(openapi|swagger)["']?\s*:""")
-
-
-def is_api_description(text: str) -> bool:
-    """True for an OpenAPI (or Swagger) document: its first key is `openapi` or `swagger`.
-    Such files live beside the documents (`specs/api.yaml`) and are read by the OpenAPI checks;
-    one that starts differently is read as a runner document (and says it lacks `kind`)."""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith(("#", "---", "%")):
-            continue
-        return bool(_API_DESCRIPTION.match(stripped))
-    return False
 
 
 def load_text(text: str, file: str, result: LoadResult | None = None) -> LoadResult:

@@ -282,7 +282,8 @@ class ConnectionSpec(Spec):
     rate_limit: RateLimitSpec | None = None
     retry: RetrySpec | None = None
     test: TestRequestSpec | None = None
-    openapi: Annotated[str, Field(min_length=1)] | None = None  # a path from this file's folder
+    # An OpenAPI 3.0/3.1 document describing the API, relative to this file (`runner.openapi`).
+    openapi: Annotated[str, Field(min_length=1)] | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -306,7 +307,7 @@ class StepSpec(Spec):
     retry: RetrySpec | None = None
     on_error: Literal["fail", "continue"] = "fail"
     idempotency_key: bool = True
-    openapi: Literal[False] | None = None  # false: not checked against the connection's document
+    openapi: bool = True  # false: not checked against the connection's OpenAPI document
 
 
 class HmacWebhookAuth(Spec):

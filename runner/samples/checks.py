@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from runner.errors import Diagnostic, Location, Severity, TemplateError
 from runner.recipe.loader import Loaded, LoadResult
@@ -21,6 +22,9 @@ from runner.samples.shape import Shape
 from runner.samples.values import shape_of, step_shape
 from runner.samples.walk import PathProblem, describe, first_problem, list_problem, path_text
 from runner.templating import Reference, compile_template
+
+if TYPE_CHECKING:
+    from runner.openapi.apis import Apis
 
 
 @dataclass(frozen=True)
@@ -56,27 +60,29 @@ def sample_shapes(loaded: Loaded, sample: Sample) -> RecipeShapes:
     return shapes
 
 
-def recipe_shapes(loaded: Loaded, result: LoadResult | None = None) -> RecipeShapes:
+def recipe_shapes(loaded: Loaded, apis: Apis | None = None) -> RecipeShapes:
     """Everything known of a recipe's datapills: its sample (`SampleError` when the sample is
-    broken), then, given the documents it was loaded with (`result`), the response schemas of
-    the steps the sample lacks, from their connections' OpenAPI documents."""
+    broken), then, for steps the sample lacks, the response schemas of `apis`' operations."""
     sample = recipe_sample(loaded)
     shapes = RecipeShapes() if sample is None else sample_shapes(loaded, sample)
-    if result is not None:
-        from runner.openapi.checks import add_schema_shapes
+    if apis is not None:
+        from runner.openapi.responses import add_response_shapes
 
-        add_schema_shapes(loaded, result, shapes)
+        add_response_shapes(loaded, shapes, apis)
     return shapes
 
 
-def sample_problems(result: LoadResult, strict: bool = False) -> list[Diagnostic]:
-    """Every datapill path the recipes' samples say cannot be there."""
+def sample_problems(
+    result: LoadResult, strict: bool = False, apis: Apis | None = None
+) -> list[Diagnostic]:
+    """Every datapill path the recipes' samples (and the APIs' response schemas) say cannot be
+    there."""
     problems: list[Diagnostic] = []
     for loaded in result.documents:
         if not isinstance(loaded.spec, RecipeSpec):
             continue
         try:
-            shapes = recipe_shapes(loaded)
+            shapes = recipe_shapes(loaded, apis)
         except SampleError as exc:
             problems.append(Diagnostic("sample-invalid", exc.reason, exc.location,
                                        severity=_severity(strict)))

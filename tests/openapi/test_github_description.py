@@ -1,154 +1,135 @@
-"""Recipes checked against a real published document: GitHub's REST API description (13 MB of
-OpenAPI 3.0 from the npm package @octokit/openapi, which .ci/run installs)."""
+"""The GitHub REST description (13 MB, npm `@octokit/openapi`): import of a handful of
+operations, validate of recipes against it with exact locations, datapills from its schemas."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import Iterator
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from runner.cli import main
+from tests.openapi.support import github_description, line_column
 
-DESCRIPTION = os.environ.get("RUNNER_TEST_OCTOKIT_OPENAPI")
-pytestmark = pytest.mark.skipif(
-    not DESCRIPTION, reason="RUNNER_TEST_OCTOKIT_OPENAPI is not set: no GitHub REST description "
-    "(.ci/run installs @octokit/openapi from npm and sets it)")
+OPERATIONS = ["issues/create", "search/issues-and-pull-requests", "repos/get",
+              "pulls/create", "GET /user", "issues/create-comment"]
 
-CONNECTION = """kind: connection
+
+@pytest.fixture
+def github(tmp_path: Path, monkeypatch) -> Path:
+    description = github_description()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "github.yaml").write_text(f"""kind: connection
 name: github
 base_url: https://api.github.com
-auth: {type: header, headers: {Authorization: "Bearer {{ secrets.GITHUB_TOKEN }}"}}
-openapi: specs/api.github.com.json
-"""
+headers: {{Accept: application/vnd.github+json}}
+openapi: {description}
+""", encoding="utf-8")
+    return tmp_path
+
+
+def _import(capsys, operation: str) -> dict:
+    assert main(["import", "openapi", "github", operation, "github.yaml"]) == 0
+    [step] = yaml.safe_load(capsys.readouterr().out)
+    return step
+
+
+def test_import_writes_steps_for_a_handful_of_operations(github, capsys):
+    create = _import(capsys, "issues/create")
+    assert create["id"] == "issues_create"
+    assert create["request"]["method"] == "POST"
+    assert create["request"]["url"] == ("/repos/{{ trigger.body.owner }}/"
+                                        "{{ trigger.body.repo }}/issues")
+    assert create["request"]["json"]["title"] == "Found a bug"  # the operation's example
+    search = _import(capsys, "search/issues-and-pull-requests")
+    assert search["request"]["params"] == {"q": "{{ trigger.body.q }}"}  # required only
+    me = _import(capsys, "GET /user")
+    assert me["request"] == {"connection": "github", "method": "GET", "url": "/user"}
+
+
+def test_imported_steps_validate_without_a_warning(github, capsys):
+    steps = [_import(capsys, operation) for operation in OPERATIONS]
+    recipe = {"kind": "recipe", "name": "imported", "trigger": {"webhook": {}}, "steps": steps}
+    (github / "recipe.yaml").write_text(yaml.safe_dump(recipe, sort_keys=False))
+    assert main(["validate", ".", "--strict"]) == 0, capsys.readouterr()
+
 
 RECIPE = """kind: recipe
 name: triage
-trigger: {webhook: {}}
+trigger:
+  webhook: {path: triage}
 steps:
-  - id: get_repo
-    request:
-      connection: github
-      method: GET
-      url: /repos/{{ trigger.body.owner }}/{{ trigger.body.repo }}
-  - id: open_issues
-    request:
-      connection: github
-      method: GET
-      url: /repos/{{ trigger.body.owner }}/{{ trigger.body.repo }}/issues
-      params: {state: opened, per_page: many, sort: "{{ trigger.body.sort }}"}
-  - id: file_issue
+  - id: create_issue
     request:
       connection: github
       method: POST
       url: /repos/{{ trigger.body.owner }}/{{ trigger.body.repo }}/issues
       json:
-        body: "Found by {{ steps.get_repo.body.full_nme }}"
+        title: "{{ trigger.body.title }}"
         labels: bug
-        assignees: [42]
+  - id: comment
+    request:
+      connection: github
+      method: POST
+      url: /repos/octocat/hello/issues/{{ steps.create_issue.body.number }}/comments
+      json: {body: "Thanks {{ steps.create_issue.body.user.logn }}"}
+  - id: search
+    request:
+      connection: github
+      method: GET
+      url: /search/issues
+      params: {per_page: lots, order: sideways}
   - id: typo
-    request:
-      connection: github
-      method: GET
-      url: /repos/{{ trigger.body.owner }}/{{ trigger.body.repo }}/issuez
-  - id: unchecked
-    openapi: false
-    request:
-      connection: github
-      method: GET
-      url: /nothing/like/this
+    request: {connection: github, method: GET, url: /repos/octocat/hello/issuez}
 """
 
 
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("github")
-    (root / "specs").mkdir()
-    assert DESCRIPTION is not None
-    shutil.copy(DESCRIPTION, root / "specs" / "api.github.com.json")
-    (root / "github.yaml").write_text(CONNECTION, encoding="utf-8")
-    (root / "triage.yaml").write_text(RECIPE, encoding="utf-8")
-    yield root
+class _Starting:
+    """problems["text"]: the one problem whose message starts with the text."""
+
+    def __init__(self, problems: list[dict]) -> None:
+        self.problems = problems
+
+    def __getitem__(self, start: str) -> dict:
+        [problem] = [p for p in self.problems if p["message"].startswith(start)]
+        return problem
 
 
-@pytest.fixture(autouse=True)
-def cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path_factory.getbasetemp() / "openapi-cache"
-    monkeypatch.setenv("RUNNER_CACHE_DIR", str(folder))
-    return folder
+def test_validate_reports_each_problem_at_its_place(github, capsys):
+    (github / "recipe.yaml").write_text(RECIPE)
+    assert main(["validate", ".", "--format", "json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    problems = _Starting(found)
+    labels = problems["labels"]
+    assert labels["message"].startswith("labels: 'bug' is a string, not an array (type array in ")
+    assert (labels["line"], labels["column"]) == line_column(RECIPE, "bug")
+    user = problems["steps.create_issue.body.user has no key 'logn' in " + str(
+        github_description())]
+    assert "(did you mean 'login'?)" in user["message"]
+    assert (user["line"], user["column"]) == line_column(RECIPE, '"Thanks')
+    per_page = problems["query parameter per_page"]
+    assert per_page["message"].endswith("'lots' is a string, not an integer (type integer in "
+                                        f"{github_description()}#/components/parameters/per-page/"
+                                        "schema)")
+    assert (per_page["line"], per_page["column"]) == line_column(RECIPE, "lots")
+    order = problems["query parameter order"]
+    assert "'sideways' is not one of 'desc', 'asc'" in order["message"]
+    missing = problems["GET /search/issues needs the query parameter 'q' (required in " + str(
+        github_description()) + "#/paths/~1search~1issues/get/parameters/0)"]
+    assert (missing["line"], missing["column"]) == line_column(RECIPE, "/search/issues")
+    typo = problems["GET /repos/octocat/hello/issuez matches no operation in " + str(
+        github_description()) + "; closest"]
+    assert "GET /repos/{owner}/{repo}/issues" in typo["message"]
+    assert (typo["line"], typo["column"]) == line_column(RECIPE, "/repos/octocat/hello/issuez")
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_validate_locates_each_problem_in_the_recipe(
-    folder: Path, cache: Path, capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    code, out, _ = run(capsys, "validate", str(folder))
-    assert code == 0, out  # warnings only
-    lines = [line.replace(str(folder) + "/", "") for line in out.splitlines()]
-    spec = "specs/api.github.com.json"
-    schema = (f"{spec}#/paths/~1repos~1{{owner}}~1{{repo}}~1issues/post/requestBody/content/"
-              "application~1json/schema")
-    expected = [
-        "triage.yaml:15:23: warning: step open_issues: params.state: 'opened' is not one of "
-        "'open', 'closed', 'all' (enum in "
-        f"{spec}#/paths/~1repos~1{{owner}}~1{{repo}}~1issues/get/parameters/3)",
-        "triage.yaml:15:41: warning: step open_issues: params.per_page: 'many' is not of type "
-        f"integer (type integer in {spec}#/components/parameters/per-page)",
-        f"triage.yaml:22:9: warning: step file_issue: 'title' is required (required in {schema})",
-        "triage.yaml:22:15: warning: steps.get_repo.body has no key 'full_nme' in "
-        f"{spec} (GET /repos/{{owner}}/{{repo}}) (did you mean 'full_name'?); it has: id, "
-        "node_id,",
-        "triage.yaml:23:17: warning: step file_issue: labels: 'bug' is not of type array (type "
-        f"array in {schema})",
-        "triage.yaml:24:21: warning: step file_issue: assignees.0: 42 is not of type string "
-        f"(type string in {schema})",
-        "triage.yaml:29:12: warning: step typo: GET /repos/{...}/{...}/issuez is not an "
-        "operation of the document; the closest: GET /repos/{owner}/{repo}/issues",
-    ]
-    assert len(lines) == len(expected), "\n".join(lines)
-    for line, got in zip(expected, lines, strict=False):
-        assert got.startswith(line), (line, got)
-    assert not any("unchecked" in got or "get_repo:" in got or "sort" in got for got in lines)
-    assert list((cache / "openapi").glob("*.pickle")), "the checked document is cached"
-
-    monkeypatch.setenv("GITHUB_TOKEN", "not-a-real-token")  # --strict wants secrets provided
-    code, out, _ = run(capsys, "validate", "--strict", str(folder))
-    assert code == 1 and "triage.yaml:15:23: step open_issues: params.state" in out
-
-
-def test_import_writes_steps_from_operations(folder: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "import", "openapi", "github", "issues/create", str(folder))
-    assert code == 0
-    assert "url: /repos/{{ trigger.body.owner }}/{{ trigger.body.repo }}/issues" in out
-    assert "method: POST" in out and "- id: issues_create" in out
-    assert "json:\n      title: Found a bug\n" in out  # the operation's own example
-    code, out, _ = run(capsys, "import", "openapi", "github", "GET /repos/{owner}/{repo}/pulls",
-                       str(folder))
-    assert code == 0 and "url: /repos/{{ trigger.body.owner }}/{{ trigger.body.repo }}/pulls" in out
-    code, out, _ = run(capsys, "import", "openapi", "github", "search/code", str(folder))
-    assert code == 0 and "params:\n      q: '{{ trigger.body.q }}'" in out  # required query
-    code, out, err = run(capsys, "import", "openapi", "github", str(folder), "--list", "--search",
-                         "no-such-word")
-    assert code == 1 and "no operation matches" in err
-    code, out, err = run(capsys, "import", "openapi", "github", str(folder), "--list",
-                         "--search", "reactions")
-    assert code == 0 and "POST /repos/{owner}/{repo}/issues/{issue_number}/reactions" in out
-    code, out, err = run(capsys, "import", "openapi", "github", "repos/nope", str(folder))
-    assert code == 2 and "'repos/nope' is not an operation" in err
-
-
-def test_datapills_from_the_response_schema(folder: Path,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(capsys, "datapills", "triage", str(folder), "--step", "file_issue")
-    assert code == 0
-    assert "steps.get_repo.body.full_name" in out and "string" in out
-    assert "steps.get_repo.body.owner.login" in out
+def test_datapills_lists_paths_from_the_response_schema(github, capsys):
+    (github / "recipe.yaml").write_text(RECIPE)
+    assert main(["datapills", "triage", ".", "--step", "comment", "--format", "json"]) == 0
+    rows = {row["path"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["steps.create_issue.status"]["example"] == "201"
+    number = rows["steps.create_issue.body.number"]
+    assert number["type"] == "integer"
+    assert number["description"] == "Number uniquely identifying the issue within its repository"
+    assert rows["steps.create_issue.body.user.login"]["type"] == "string"
