@@ -13,10 +13,9 @@ from aiohttp import web
 from runner.daemon.http_errors import error_response
 from runner.daemon.replays import ReplayRefused, queue_replay
 from runner.errors import StoreError
-from runner.ui.forms import utc_text
+from runner.ui.forms import STATUSES, utc_text
 
 MAX_LIMIT = 500
-STATUSES = ("queued", "running", "succeeded", "failed")
 REPLAY_FROM = ("start", "failed")
 
 class JobsApi:

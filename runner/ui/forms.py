@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import get_args
 from urllib.parse import urlencode
 
-STATUSES = ("queued", "running", "succeeded", "failed")
+from runner.engine.records import JobStatus
+
+STATUSES: tuple[str, ...] = get_args(JobStatus)  # queued, running, succeeded, failed
 
 
 @dataclass

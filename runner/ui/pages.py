@@ -22,7 +22,7 @@ from runner.daemon.replays import ReplayRefused, queue_replay
 from runner.errors import StoreError
 from runner.ui.access import LOGIN_COOKIE, SESSION_COOKIE, Access
 from runner.ui.forms import JobFilters, safe_next
-from runner.ui.views import job_duration_ms, job_view, recipe_rows
+from runner.ui.views import chart_start, job_duration_ms, job_view, recipe_rows
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 50
@@ -142,7 +142,7 @@ class Pages:
         sources = active.project.sources if active is not None else {}
         now = datetime.now(UTC)
         since = (now - ACTIVITY_WINDOW).isoformat()
-        chart_since = (now - timedelta(minutes=180)).replace(second=0, microsecond=0)
+        chart_since = chart_start(now)
         try:
             activity = await self.daemon.store.recipe_activity(list(recipes), since)
             minutes = await self.daemon.store.finished_per_minute(chart_since.isoformat())

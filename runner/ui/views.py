@@ -156,7 +156,7 @@ def job_view(job: JobRecord, recipe: Recipe | None) -> JobView:
             left = 100.0 * step.offset_ms / span
             step.bar = (left, max(100.0 * step.duration_ms / span, 0.4))
     return JobView(job, pretty_json(job.event), recorded, failed.id if failed else None, span,
-                   _between(job.started_at, job.finished_at),
+                   job_duration_ms(job),
                    job.status in ("queued", "running"), recipe is not None)
 
 
